@@ -66,7 +66,7 @@ type ExportService interface {
 	ExportUser(ctx context.Context, id string) (*Export, error)
 }
 
-// EventRetention deletes old events.
+// EventRetentionService deletes old events from the event log.
 type EventRetentionService interface {
 	// DeleteEventsBefore deletes up to limit dispatched events created
 	// before t, and the finished deliveries of those events, and reports
