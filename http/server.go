@@ -1,0 +1,292 @@
+// Package http serves Foyer's JSON API: the visitor API (anonymous
+// sign-up and /v1/me, authenticated by the anonymous cookie or a bearer
+// token), the server API (authenticated by API keys), the JSON Web Key Set
+// and the operational endpoints (/healthz, /readyz, /metrics).
+//
+// It owns the transport concerns: routing, cookies, cross-origin
+// protection, the per-IP rate limit of anonymous sign-ups, JSON decoding
+// rules and the one mapping of error codes to HTTP statuses. Business rules
+// and storage stay behind the root service interfaces. It imports the root
+// package and, from the module, only token (and argon2 for passwords); it
+// must not import a storage package. Other packages import it as foyerhttp.
+package http
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+
+	foyer "github.com/foyerhq/foyer"
+	"github.com/foyerhq/foyer/token"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Config holds the server's tunables. A zero value of a field takes the
+// default given in its comment.
+type Config struct {
+	// PublicURL is the externally visible base URL of the service. Links
+	// are built from it and the cookie is Secure unless it is plain http
+	// on localhost or 127.0.0.1; request headers are never used instead.
+	PublicURL *url.URL
+	// Audience is the "aud" of the tokens the server issues. It should
+	// equal the keyring's audience, which is what verification checks;
+	// empty means the keyring's.
+	Audience string
+
+	// AnonymousTTL is the lifetime of an anonymous token and cookie
+	// (default 365 days). It must not exceed the keyring's MaxTokenTTL.
+	AnonymousTTL time.Duration
+	// RenewAfter is the age after which an anonymous token is replaced on
+	// its next request (sliding renewal, DESIGN §2.9); default 24h.
+	RenewAfter time.Duration
+	// ActivityGranularity is how often at most a user's last_seen_at is
+	// written (default 1h), so that activity costs one write per visitor
+	// per granularity rather than one per request.
+	ActivityGranularity time.Duration
+	// AccessTTL is the lifetime of a registered user's access token
+	// (default 15m).
+	AccessTTL time.Duration
+	// SessionTTL is the lifetime of a registered user's session (default
+	// 30 days).
+	SessionTTL time.Duration
+
+	// AnonymousRateLimit is how many anonymous users one client IP (one
+	// /64 for IPv6) may create per hour (default 30; negative disables the
+	// limit, as for a benchmark). The limit is a token bucket held in the
+	// memory of each instance: behind a load balancer of n instances a
+	// client may get up to n times as many, and a restart forgets it.
+	AnonymousRateLimit int
+	// TrustForwardedFor makes the client IP the right-most entry of
+	// X-Forwarded-For, the one the trusted proxy in front added. Set it
+	// only behind such a proxy: otherwise clients choose their own IP.
+	TrustForwardedFor bool
+	// TrustedOrigins are further origins ("https://app.example.com") whose
+	// cross-origin requests may use the cookie on unsafe methods. The
+	// origin of PublicURL is always trusted.
+	TrustedOrigins []string
+	// MaxBodyBytes caps every request body (default 64 KiB).
+	MaxBodyBytes int64
+
+	// ConversionTTL is the lifetime of a conversion link (default 1h).
+	ConversionTTL time.Duration
+	// ResetTTL is the lifetime of a password reset link (default 1h).
+	ResetTTL time.Duration
+	// MergePolicy decides which data wins when an anonymous account is
+	// merged into a registered one (default registered_wins).
+	MergePolicy foyer.MergePolicy
+	// DevMode enables development conveniences; never set in production.
+	DevMode bool
+
+	// Now is the clock (default time.Now). It should be the clock the
+	// keyring and the store use.
+	Now func() time.Time
+}
+
+// Defaults of Config.
+const (
+	DefaultAnonymousTTL        = 365 * 24 * time.Hour
+	DefaultRenewAfter          = 24 * time.Hour
+	DefaultActivityGranularity = time.Hour
+	DefaultAccessTTL           = 15 * time.Minute
+	DefaultSessionTTL          = 30 * 24 * time.Hour
+	DefaultAnonymousRateLimit  = 30
+	DefaultMaxBodyBytes        = 64 << 10
+	DefaultConversionTTL       = time.Hour
+	DefaultResetTTL            = time.Hour
+)
+
+// withDefaults returns c with every zero field set to its default.
+func (c Config) withDefaults() Config {
+	set := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	set(&c.AnonymousTTL, DefaultAnonymousTTL)
+	set(&c.RenewAfter, DefaultRenewAfter)
+	set(&c.ActivityGranularity, DefaultActivityGranularity)
+	set(&c.AccessTTL, DefaultAccessTTL)
+	set(&c.SessionTTL, DefaultSessionTTL)
+	set(&c.ConversionTTL, DefaultConversionTTL)
+	set(&c.ResetTTL, DefaultResetTTL)
+	if c.AnonymousRateLimit == 0 {
+		c.AnonymousRateLimit = DefaultAnonymousRateLimit
+	}
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.MergePolicy == "" {
+		c.MergePolicy = foyer.MergeRegisteredWins
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+// Deps are the services the server calls. Users, APIKeys, Events and Keys
+// are required; the others serve routes that need them.
+type Deps struct {
+	Users       foyer.UserService
+	Conversions foyer.ConversionService
+	Credentials foyer.CredentialService
+	Merges      foyer.MergeService
+	Sessions    foyer.SessionService
+	Mail        foyer.MailService
+	Events      foyer.EventService
+	APIKeys     foyer.APIKeyService
+	Keys        *token.Keyring
+
+	// Ping checks the database for /readyz; nil means always ready.
+	Ping func(ctx context.Context) error
+	// UserCounts reports the number of anonymous and registered users for
+	// the foyer_users gauge, at scrape time; nil leaves the gauge out.
+	UserCounts func(ctx context.Context) (anonymous, registered int64, err error)
+	// MailNotify wakes the mail worker after a request queued mail.
+	MailNotify func()
+	// Gatherer serves /metrics. When nil, the Registerer given to
+	// NewServer is used if it is also a Gatherer (a *prometheus.Registry
+	// is); otherwise /metrics is not served.
+	Gatherer prometheus.Gatherer
+}
+
+// Server is the HTTP API. Create it with NewServer and serve Handler.
+type Server struct {
+	cfg     Config
+	deps    Deps
+	logger  *slog.Logger
+	mux     *http.ServeMux
+	handler http.Handler
+	metrics *metrics
+	limiter *rateLimiter
+	csrf    *http.CrossOriginProtection
+
+	// cookieSecure and cookieName follow from PublicURL.
+	cookieSecure bool
+	cookieName   string
+}
+
+// NewServer returns a server for cfg and deps. Metrics are registered on
+// reg; a nil reg gets a private registry, served on /metrics.
+// It panics if a TrustedOrigins entry is not an origin, like
+// http.ServeMux does for a bad pattern: both are programming errors that
+// cmd/foyer validates first.
+func NewServer(cfg Config, deps Deps, logger *slog.Logger, reg prometheus.Registerer) *Server {
+	cfg = cfg.withDefaults()
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if reg == nil {
+		r := prometheus.NewRegistry()
+		reg = r
+		if deps.Gatherer == nil {
+			deps.Gatherer = r
+		}
+	}
+	if deps.Gatherer == nil {
+		if g, ok := reg.(prometheus.Gatherer); ok {
+			deps.Gatherer = g
+		}
+	}
+	s := &Server{
+		cfg:     cfg,
+		deps:    deps,
+		logger:  logger,
+		mux:     http.NewServeMux(),
+		metrics: newMetrics(reg, deps.UserCounts),
+		limiter: newRateLimiter(cfg.AnonymousRateLimit, time.Hour),
+		csrf:    http.NewCrossOriginProtection(),
+	}
+	s.cookieSecure = secureCookies(cfg.PublicURL)
+	s.cookieName = "foyer_anon"
+	if s.cookieSecure {
+		s.cookieName = "__Host-foyer_anon"
+	}
+	origins := cfg.TrustedOrigins
+	if u := cfg.PublicURL; u != nil && u.Scheme != "" && u.Host != "" {
+		origins = append([]string{u.Scheme + "://" + u.Host}, origins...)
+	}
+	for _, o := range origins {
+		if err := s.csrf.AddTrustedOrigin(o); err != nil {
+			panic("foyerhttp: trusted origin: " + err.Error())
+		}
+	}
+	s.routes()
+	s.handler = http.HandlerFunc(s.serve)
+	return s
+}
+
+// Handler returns the handler of the whole API.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// handlerFunc is the signature of every route: it returns the error to
+// report instead of writing it.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// routes lists every route of the API. Conversion, login, password and
+// merge routes are added here too, next to the visitor routes.
+func (s *Server) routes() {
+	// Visitor API: the anonymous cookie or a bearer token.
+	s.route("POST /v1/anonymous", s.createAnonymous)
+	s.route("GET /v1/me", s.visitor(s.getMe))
+	s.route("PATCH /v1/me", s.visitor(s.patchMe))
+	s.route("DELETE /v1/me", s.visitor(s.deleteMe))
+
+	// Server API: an API key as bearer token.
+	s.route("POST /v1/users", s.server(s.createUser))
+	s.route("GET /v1/users", s.server(s.listUsers))
+	s.route("GET /v1/users/{id}", s.server(s.getUser))
+	s.route("PATCH /v1/users/{id}", s.server(s.patchUser))
+	s.route("DELETE /v1/users/{id}", s.server(s.deleteUser))
+	s.route("POST /v1/users/{id}/revoke", s.server(s.revokeUser))
+	s.route("POST /v1/tokens", s.server(s.vendToken))
+	s.route("POST /v1/api-keys", s.server(s.createAPIKey))
+	s.route("GET /v1/api-keys", s.server(s.listAPIKeys))
+	s.route("DELETE /v1/api-keys/{id}", s.server(s.deleteAPIKey))
+	s.route("GET /v1/keys", s.server(s.listKeys))
+	s.route("POST /v1/keys/rotate", s.server(s.rotateKeys))
+	s.route("GET /v1/events", s.server(s.listEvents))
+
+	// Public keys and operations.
+	s.route("GET /.well-known/jwks.json", s.jwks)
+	s.route("GET /healthz", s.healthz)
+	s.route("GET /readyz", s.readyz)
+	if s.deps.Gatherer != nil {
+		s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.deps.Gatherer, promhttp.HandlerOpts{}))
+	}
+}
+
+// route registers h for pattern.
+func (s *Server) route(pattern string, h handlerFunc) {
+	s.mux.Handle(pattern, s.handle(h))
+}
+
+// handle adapts an error-returning handler; writeError is the only place
+// that turns an error into a status code and a JSON body.
+func (s *Server) handle(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+// now returns the server's current time.
+func (s *Server) now() time.Time { return s.cfg.Now() }
+
+// secureCookies reports whether cookies get the Secure attribute: always,
+// except for a plain-http PublicURL on the loopback host used in
+// development.
+func secureCookies(u *url.URL) bool {
+	if u == nil || u.Scheme != "http" {
+		return true
+	}
+	switch u.Hostname() {
+	case "localhost", "127.0.0.1", "::1":
+		return false
+	}
+	return true
+}
