@@ -149,24 +149,26 @@ func (s *SMTPSender) Send(ctx context.Context, from, to string, msg []byte) (err
 		}
 	}()
 
-	dialer := &net.Dialer{Timeout: s.cfg.DialTimeout}
-	var conn net.Conn
-	if s.cfg.TLS == TLSImplicit {
-		conn, err = (&tls.Dialer{NetDialer: dialer, Config: s.tls}).DialContext(ctx, "tcp", s.addr)
-	} else {
-		conn, err = dialer.DialContext(ctx, "tcp", s.addr)
-	}
+	raw, err := (&net.Dialer{Timeout: s.cfg.DialTimeout}).DialContext(ctx, "tcp", s.addr)
 	if err != nil {
 		return fmt.Errorf("smtp dial %s: %w", s.addr, err)
 	}
 	// Closing the connection is what unblocks a read or write in progress
 	// when ctx ends; go-smtp's own deadlines cover each reply.
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	stop := context.AfterFunc(ctx, func() { raw.Close() })
 	defer stop()
-	conn = &deadlineConn{Conn: conn, max: s.cfg.CommandTimeout}
+	var conn net.Conn = &deadlineConn{Conn: raw, max: s.cfg.CommandTimeout}
 	if err := conn.SetDeadline(time.Time{}); err != nil {
 		conn.Close()
 		return fmt.Errorf("smtp: %w", err)
+	}
+	if s.cfg.TLS == TLSImplicit {
+		tc := tls.Client(conn, s.tls)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			conn.Close()
+			return fmt.Errorf("smtp tls handshake with %s: %w", s.addr, err)
+		}
+		conn = tc
 	}
 
 	var c *smtp.Client
