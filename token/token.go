@@ -230,6 +230,7 @@ func (k *Keyring) Verify(ctx context.Context, raw, typ string) (*Claims, error) 
 // Causes of verification failures, kept in foyer.Error.Err for logs.
 var (
 	errMalformed      = errors.New("token: malformed")
+	errSignature      = errors.New("token: invalid signature or payload")
 	errHeader         = errors.New("token: header not allowed")
 	errUnknownKey     = errors.New("token: unknown key id")
 	errKeyRetired     = errors.New("token: key retired")
@@ -283,7 +284,7 @@ func (k *Keyring) verify(ctx context.Context, raw, typ string) (*Claims, error) 
 	}
 	var members map[string]json.RawMessage
 	if err := tok.Claims(key.public, &members); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", errSignature, err)
 	}
 	c, err := decodeClaims(members)
 	if err != nil {
