@@ -2,8 +2,8 @@ package mail_test
 
 import (
 	"bytes"
-	stdhtml "html"
 	"encoding/json"
+	stdhtml "html"
 	"io"
 	"mime"
 	"mime/multipart"
