@@ -1,0 +1,344 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/foyerhq/foyer"
+	foyerhttp "github.com/foyerhq/foyer/http"
+	"github.com/foyerhq/foyer/mail"
+	"github.com/foyerhq/foyer/token"
+)
+
+// Timeouts of the HTTP server. Requests are small JSON documents, so these
+// bound slow clients without limiting real ones.
+const (
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = 15 * time.Second
+	writeTimeout      = 30 * time.Second
+	idleTimeout       = 2 * time.Minute
+	// shutdownTimeout is how long in-flight requests get to finish after
+	// SIGTERM before their connections are closed.
+	shutdownTimeout = 20 * time.Second
+	// keyRefreshInterval is how often the keyring learns of keys other
+	// instances created; much shorter than any token lifetime.
+	keyRefreshInterval = time.Minute
+)
+
+const serveSynopsis = `foyer serve [flags]
+
+Runs the Foyer HTTP server. With no flags it keeps everything in SQLite under
+./foyer-data (created on first start), creates a signing key and a key
+encryption key there, prints a one-time admin API key, and listens on
+127.0.0.1:9011. Stops gracefully on SIGTERM or SIGINT.`
+
+func (m *Main) runServe(ctx context.Context, args []string) error {
+	fs := newFlagSet("serve", serveSynopsis)
+	c, err := m.loadConfig(fs, groupAll, args)
+	if err != nil {
+		return err
+	}
+	logger := m.newLogger(c.LogLevel)
+
+	a, err := m.openApp(ctx, c, logger)
+	if err != nil {
+		return err
+	}
+	if err := m.bootstrapAPIKey(ctx, a); err != nil {
+		a.abort()
+		return err
+	}
+	a.start()
+	logger.InfoContext(ctx, "foyer started", slog.String("url", a.url), slog.String("store", a.store.kind), slog.String("database", a.store.location), slog.Bool("dev", c.Dev))
+	fmt.Fprintf(m.Stdout, "Foyer is listening on %s (%s: %s)\n", a.url, a.store.kind, a.store.location)
+	if m.Ready != nil {
+		m.Ready(a.url)
+	}
+
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down")
+	case err := <-a.serveErr:
+		a.shutdown(context.WithoutCancel(ctx))
+		return fmt.Errorf("serve: %w", err)
+	}
+	return a.shutdown(context.WithoutCancel(ctx))
+}
+
+// app is a running Foyer: store, keys, HTTP server and background loops.
+type app struct {
+	cfg     Config
+	logger  *slog.Logger
+	store   *store
+	keyring *token.Keyring
+	mail    *mail.Worker
+	url     string
+
+	ln       net.Listener
+	srv      *http.Server
+	serveErr chan error
+
+	// stop ends the background loops; wg waits for them.
+	stop context.CancelFunc
+	bg   context.Context
+	wg   sync.WaitGroup
+}
+
+// openApp opens and migrates the store, loads the signing keys, listens
+// and builds the HTTP server, but serves nothing until start.
+func (m *Main) openApp(ctx context.Context, c Config, logger *slog.Logger) (*app, error) {
+	kek, err := keyEncryptionKey(c)
+	if err != nil {
+		return nil, err
+	}
+	s, err := openMigratedStore(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	a := &app{cfg: c, logger: logger, store: s, serveErr: make(chan error, 1)}
+	a.ln, err = net.Listen("tcp", c.Listen)
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("listen on %s: %w", c.Listen, err)
+	}
+	addr := a.ln.Addr().String()
+	a.url = c.publicURL(addr)
+
+	a.keyring = token.NewKeyring(s.SigningKeys, token.Config{
+		Issuer:        a.url,
+		Audience:      c.audience(addr),
+		Algorithm:     c.SigningAlgorithm,
+		EncryptionKey: kek,
+		MaxTokenTTL:   c.maxTokenTTL(),
+	})
+	if err := a.keyring.Load(ctx); err != nil {
+		a.abort()
+		return nil, fmt.Errorf("load signing keys: %w", err)
+	}
+
+	worker, err := newMailWorker(c, a.url, s.Mail, logger)
+	if err != nil {
+		a.abort()
+		return nil, err
+	}
+	a.mail = worker
+	pub, err := url.Parse(a.url)
+	if err != nil {
+		a.abort()
+		return nil, fmt.Errorf("public URL: %w", err)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	hs := foyerhttp.NewServer(httpConfig(c, pub, c.audience(addr)), foyerhttp.Deps{
+		Users:       s.Users,
+		Conversions: s.Conversions,
+		Credentials: s.Credentials,
+		Merges:      s.Merges,
+		Sessions:    s.Sessions,
+		Mail:        s.Mail,
+		Events:      s.Events,
+		APIKeys:     s.APIKeys,
+		Keys:        a.keyring,
+		Ping:        s.db.Ping,
+		UserCounts:  s.db.UserCounts,
+		MailNotify:  worker.Notify,
+	}, logger, reg)
+	a.srv = &http.Server{
+		Handler:           hs.Handler(),
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	a.bg, a.stop = context.WithCancel(context.WithoutCancel(ctx))
+	return a, nil
+}
+
+// httpConfig copies the settings the HTTP server needs.
+func httpConfig(c Config, publicURL *url.URL, audience string) foyerhttp.Config {
+	rate := c.AnonymousRateLimit
+	if rate == 0 {
+		rate = -1 // foyerhttp reads 0 as "the default" and a negative limit as none
+	}
+	return foyerhttp.Config{
+		PublicURL:           publicURL,
+		Audience:            audience,
+		AnonymousTTL:        c.AnonymousTTL,
+		RenewAfter:          c.AnonymousRenewAfter,
+		ActivityGranularity: activityGranularity,
+		AccessTTL:           c.AccessTTL,
+		SessionTTL:          c.SessionTTL,
+		AnonymousRateLimit:  rate,
+		TrustForwardedFor:   c.TrustForwardedFor,
+		MaxBodyBytes:        c.MaxBodyBytes,
+		ConversionTTL:       c.ConversionTTL,
+		ResetTTL:            c.ResetTTL,
+		MergePolicy:         c.MergePolicy,
+		DevMode:             c.Dev,
+	}
+}
+
+// start serves HTTP and starts the background loops: the mail worker, the
+// keyring refresh and the reaper.
+func (a *app) start() {
+	go func() {
+		if err := a.srv.Serve(a.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.serveErr <- err
+		}
+	}()
+	a.goLoop("keyring refresh", keyRefreshInterval, func(ctx context.Context) error {
+		return a.keyring.Refresh(ctx)
+	})
+	a.goLoop("reaper", a.cfg.ReaperInterval, func(ctx context.Context) error {
+		n, err := reapOnce(ctx, a.store.Reaps, time.Now(), a.cfg.ReaperRetention)
+		if n > 0 {
+			a.logger.InfoContext(ctx, "reaped anonymous users", slog.Int("count", n), slog.Duration("retention", a.cfg.ReaperRetention))
+		}
+		return err
+	})
+	a.wg.Go(func() {
+		if err := a.mail.Run(a.bg); err != nil {
+			a.logger.Error("mail worker stopped", slog.Any("err", err))
+		}
+	})
+}
+
+// goLoop runs f every interval until the app stops, logging its errors.
+func (a *app) goLoop(name string, interval time.Duration, f func(context.Context) error) {
+	a.wg.Go(func() {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-a.bg.Done():
+				return
+			case <-t.C:
+			}
+			if err := f(a.bg); err != nil && !errors.Is(err, context.Canceled) {
+				a.logger.ErrorContext(a.bg, name, slog.Any("err", err))
+			}
+		}
+	})
+}
+
+// newMailWorker returns the worker that sends queued mail over SMTP or,
+// in development mode, logs it and keeps it in the development mailbox.
+// Templates are loaded (and checked) now, so a broken override fails at
+// start.
+func newMailWorker(c Config, publicURL string, queue foyer.MailService, logger *slog.Logger) (*mail.Worker, error) {
+	tmpl, err := mail.NewTemplates(mail.Config{
+		PublicURL:   publicURL,
+		From:        c.MailFrom,
+		LinkTTL:     c.ConversionTTL,
+		TemplateDir: c.MailTemplateDir,
+	})
+	if err != nil {
+		return nil, err
+	}
+	w := &mail.Worker{Store: queue, Templates: tmpl, Logger: logger}
+	if !c.Dev {
+		sender, err := mail.NewSMTPSender(mail.SMTPConfig{
+			Host:     c.SMTPHost,
+			Port:     c.SMTPPort,
+			Username: c.SMTPUsername,
+			Password: c.SMTPPassword,
+			TLS:      c.SMTPTLS,
+			// Choosing --smtp-tls none is the explicit consent to clear text.
+			Insecure: c.SMTPTLS == mail.TLSNone,
+		})
+		if err != nil {
+			return nil, err
+		}
+		w.Sender = sender
+	}
+	return w, nil
+}
+
+// shutdown stops accepting requests, lets in-flight ones finish, stops
+// the background loops and closes the store.
+func (a *app) shutdown(ctx context.Context) error {
+	sctx, cancel := context.WithTimeout(ctx, shutdownTimeout)
+	defer cancel()
+	err := a.srv.Shutdown(sctx)
+	if err != nil {
+		err = fmt.Errorf("shut down HTTP server: %w", err)
+		a.srv.Close()
+	}
+	a.stop()
+	a.wg.Wait()
+	if cerr := a.store.Close(); cerr != nil {
+		err = errors.Join(err, fmt.Errorf("close store: %w", cerr))
+	}
+	if err == nil {
+		a.logger.Info("foyer stopped")
+	}
+	return err
+}
+
+// abort releases what openApp acquired when start will not be called.
+func (a *app) abort() {
+	if a.stop != nil {
+		a.stop()
+	}
+	if a.ln != nil {
+		a.ln.Close()
+	}
+	a.store.Close()
+}
+
+// bootstrapAPIKey makes sure the server API can be used: it stores the
+// configured admin API key if it is not stored yet, or, when none is
+// configured and no key exists, creates one and shows it once on Stderr.
+func (m *Main) bootstrapAPIKey(ctx context.Context, a *app) error {
+	keys := a.store.APIKeys
+	if a.cfg.AdminAPIKey != "" {
+		k := configuredAPIKey("admin", a.cfg.AdminAPIKey)
+		if _, err := keys.FindAPIKeyByHash(ctx, k.Hash); err == nil {
+			return nil
+		} else if foyer.ErrorCode(err) != foyer.ENotFound {
+			return fmt.Errorf("find admin API key: %w", err)
+		}
+		if err := keys.CreateAPIKey(ctx, k); err != nil && foyer.ErrorCode(err) != foyer.EConflict {
+			return fmt.Errorf("store admin API key: %w", err)
+		}
+		a.logger.InfoContext(ctx, "stored the admin API key from configuration", slog.String("prefix", k.Prefix))
+		return nil
+	}
+	existing, err := keys.FindAPIKeys(ctx)
+	if err != nil {
+		return fmt.Errorf("list API keys: %w", err)
+	}
+	if len(existing) > 0 {
+		return nil
+	}
+	secret, k := foyerhttp.NewAPIKey()
+	k.Name = "bootstrap"
+	if err := keys.CreateAPIKey(ctx, k); err != nil {
+		return fmt.Errorf("store bootstrap API key: %w", err)
+	}
+	fmt.Fprintf(m.Stderr, "\nAdmin API key (shown once, store it now): %s\n"+
+		"Use it as \"Authorization: Bearer <key>\" on the server API. Create more with\n"+
+		"\"foyer api-keys create --name NAME\", or set FOYER_ADMIN_API_KEY.\n\n", secret)
+	return nil
+}
+
+// configuredAPIKey returns the key to store for a secret given in
+// configuration, hashed as foyerhttp hashes the bearer tokens it checks:
+// SHA-256 of the whole secret, with the start kept as the prefix.
+func configuredAPIKey(name, secret string) *foyer.APIKey {
+	sum := sha256.Sum256([]byte(secret))
+	return &foyer.APIKey{Name: name, Prefix: secret[:len(foyerhttp.APIKeyPrefix)+6], Hash: sum[:]}
+}
