@@ -380,6 +380,8 @@ func TestWorkerRun(t *testing.T) {
 	}
 	sentAt := func(t *testing.T, q *memQueue, id string) *time.Time {
 		t.Helper()
+		q.mu.Lock()
+		defer q.mu.Unlock()
 		m, err := q.find(id)
 		if err != nil {
 			t.Fatal(err)
