@@ -32,8 +32,9 @@ const (
 	userFrom = `users u LEFT JOIN conversions c ON c.user_id = u.id`
 )
 
-// scanUser reads one row of userColumns.
-func scanUser(row interface{ Scan(...any) error }) (*foyer.User, error) {
+// scanUser reads one row of userColumns, followed by the columns that
+// extra receives.
+func scanUser(row interface{ Scan(...any) error }, extra ...any) (*foyer.User, error) {
 	var (
 		u                      foyer.User
 		id, data               []byte
@@ -41,8 +42,9 @@ func scanUser(row interface{ Scan(...any) error }) (*foyer.User, error) {
 		created, updated, seen int64
 		converted              sql.NullInt64
 	)
-	if err := row.Scan(&id, &u.Anonymous, &email, &u.EmailVerified, &u.HasPassword, &data,
-		&created, &updated, &seen, &converted, &u.Version, &u.Epoch, &pending); err != nil {
+	dest := []any{&id, &u.Anonymous, &email, &u.EmailVerified, &u.HasPassword, &data,
+		&created, &updated, &seen, &converted, &u.Version, &u.Epoch, &pending}
+	if err := row.Scan(append(dest, extra...)...); err != nil {
 		return nil, err
 	}
 	u.ID = idString(id)
