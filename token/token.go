@@ -118,7 +118,7 @@ type wireClaims struct {
 // Sign signs c with the current signing key and returns the compact
 // serialization. It fills c.ID, c.Issuer, c.Audience and c.IssuedAt when
 // they are empty (IssuedAt to whole seconds, as the token carries it), so
-// after Sign, c holds what a later Verify returns. It returns EInvalid when
+// after Sign, c holds what a later Verify returns; on error c is unchanged. It returns EInvalid when
 // c lacks Type, Expiry or (for non-vended types) Subject, when Expiry is not
 // after IssuedAt or more than Config.MaxTokenTTL after it, or when Extra
 // uses a reserved claim name.
@@ -142,41 +142,43 @@ func (k *Keyring) Sign(c *Claims) (string, error) {
 		}
 	}
 
-	if c.IssuedAt.IsZero() {
-		c.IssuedAt = time.Unix(k.cfg.Now().Unix(), 0).UTC()
+	// Fill a copy, so that c changes only when signing succeeds.
+	f := *c
+	if f.IssuedAt.IsZero() {
+		f.IssuedAt = time.Unix(k.cfg.Now().Unix(), 0).UTC()
 	}
-	iat, exp := c.IssuedAt.Unix(), c.Expiry.Unix()
+	iat, exp := f.IssuedAt.Unix(), f.Expiry.Unix()
 	if exp <= iat {
 		return "", foyer.Errorf(foyer.EInvalid, "The token expiry must be after its issue time.")
 	}
 	if time.Duration(exp-iat)*time.Second > k.cfg.MaxTokenTTL {
 		return "", foyer.Errorf(foyer.EInvalid, "The token lifetime may not exceed %s.", k.cfg.MaxTokenTTL)
 	}
-	c.Issuer = cmp.Or(c.Issuer, k.cfg.Issuer)
-	if len(c.Audience) == 0 {
-		c.Audience = []string{k.cfg.Audience}
+	f.Issuer = cmp.Or(f.Issuer, k.cfg.Issuer)
+	if len(f.Audience) == 0 {
+		f.Audience = []string{k.cfg.Audience}
 	}
-	if c.ID == "" {
-		c.ID = randomID()
+	if f.ID == "" {
+		f.ID = randomID()
 	}
 
 	payload, err := json.Marshal(wireClaims{
-		Issuer:    c.Issuer,
-		Subject:   c.Subject,
-		Audience:  c.Audience,
+		Issuer:    f.Issuer,
+		Subject:   f.Subject,
+		Audience:  f.Audience,
 		IssuedAt:  (*jwt.NumericDate)(&iat),
 		Expiry:    (*jwt.NumericDate)(&exp),
-		ID:        c.ID,
-		Type:      c.Type,
-		Anonymous: c.Anonymous,
-		Epoch:     c.Epoch,
-		SessionID: c.SessionID,
+		ID:        f.ID,
+		Type:      f.Type,
+		Anonymous: f.Anonymous,
+		Epoch:     f.Epoch,
+		SessionID: f.SessionID,
 	})
 	if err != nil {
 		return "", fmt.Errorf("token: encode claims: %w", err)
 	}
-	if len(c.Extra) > 0 {
-		extra, err := json.Marshal(c.Extra)
+	if len(f.Extra) > 0 {
+		extra, err := json.Marshal(f.Extra)
 		if err != nil {
 			return "", foyer.Errorf(foyer.EInvalid, "The custom claims cannot be encoded as JSON.")
 		}
@@ -194,6 +196,7 @@ func (k *Keyring) Sign(c *Claims) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("token: serialize: %w", err)
 	}
+	*c = f
 	return raw, nil
 }
 

@@ -227,6 +227,9 @@ func TestSign(t *testing.T) {
 			if got := foyer.ErrorCode(err); got != foyer.EInvalid {
 				t.Fatalf("code=%q, want %q (%v)", got, foyer.EInvalid, err)
 			}
+			if tt.c.ID != "" || tt.c.Issuer != "" || tt.c.Audience != nil {
+				t.Fatalf("failed Sign changed the claims: %+v", tt.c)
+			}
 		})
 	}
 
