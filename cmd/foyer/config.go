@@ -50,13 +50,13 @@ type Config struct {
 	// AnonymousRateLimit is how many anonymous users one client IP may
 	// create per hour; 0 disables the limit.
 	AnonymousRateLimit int
-	TrustForwardedFor   bool
-	MaxBodyBytes        int64
-	AccessTTL           time.Duration
-	SessionTTL          time.Duration
-	ConversionTTL       time.Duration
-	ResetTTL            time.Duration
-	MergePolicy         foyer.MergePolicy
+	TrustForwardedFor  bool
+	MaxBodyBytes       int64
+	AccessTTL          time.Duration
+	SessionTTL         time.Duration
+	ConversionTTL      time.Duration
+	ResetTTL           time.Duration
+	MergePolicy        foyer.MergePolicy
 
 	// ReaperRetention is how long an anonymous user may stay inactive
 	// before the reaper deletes it; zero means AnonymousTTL + ReaperGrace.

@@ -40,7 +40,9 @@ func TestConfigValidate(t *testing.T) {
 		{"OK/AdminAPIKey", func(c *Config) { c.AdminAPIKey = key }, ""},
 		{"OK/RateLimitOff", func(c *Config) { c.AnonymousRateLimit = 0 }, ""},
 		{"OK/RetentionAtMinimum", func(c *Config) { c.ReaperRetention = c.AnonymousTTL + time.Hour }, ""},
-		{"OK/SMTP", func(c *Config) { c.Dev, c.SMTPHost, c.SMTPUsername, c.SMTPPassword = false, "smtp.example.com", "u", "p" }, ""},
+		{"OK/SMTP", func(c *Config) {
+			c.Dev, c.SMTPHost, c.SMTPUsername, c.SMTPPassword = false, "smtp.example.com", "u", "p"
+		}, ""},
 		{"OK/MergePolicy", func(c *Config) { c.MergePolicy = foyer.MergeKeepRegistered }, ""},
 
 		{"ErrDataDir", func(c *Config) { c.DataDir = "" }, "--data-dir (FOYER_DATA_DIR) must not be empty"},
