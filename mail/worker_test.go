@@ -3,12 +3,11 @@ package mail_test
 import (
 	"bytes"
 	"context"
-	"fmt"
+	"crypto/sha256"
 	"log/slog"
 	"net/url"
-	"slices"
+	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -17,103 +16,125 @@ import (
 
 	"github.com/foyerhq/foyer"
 	"github.com/foyerhq/foyer/mail"
+	"github.com/foyerhq/foyer/sqlite"
 )
 
-// memQueue is a small foyer.MailService over a slice, standing in for the
-// storage packages, which prove the contract with their own suite.
-type memQueue struct {
-	now func() time.Time
-	mu  sync.Mutex
-	ms  []*foyer.Mail
-	seq int
-}
-
-func (q *memQueue) add(kind, to string, data []byte) string {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	q.seq++
-	now := q.now()
-	m := &foyer.Mail{ID: fmt.Sprintf("mail-%d", q.seq), Kind: kind, To: to, Data: data, CreatedAt: now, NextAttemptAt: now}
-	q.ms = append(q.ms, m)
-	return m.ID
-}
-
-func (q *memQueue) ClaimMail(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*foyer.Mail, error) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	var out []*foyer.Mail
-	for _, m := range q.ms {
-		if len(out) < limit && m.SentAt == nil && !m.NextAttemptAt.After(now) {
-			m.Attempts++
-			m.NextAttemptAt = now.Add(lease)
-			c := *m
-			out = append(out, &c)
-		}
-	}
-	return out, nil
-}
-
-func (q *memQueue) find(id string) (*foyer.Mail, error) {
-	for _, m := range q.ms {
-		if m.ID == id {
-			return m, nil
-		}
-	}
-	return nil, foyer.Errorf(foyer.ENotFound, "no mail %s", id)
-}
-
-func (q *memQueue) MarkMailSent(ctx context.Context, id string) error {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	m, err := q.find(id)
-	if err == nil {
-		now := q.now()
-		m.SentAt = &now
-	}
-	return err
-}
-
-func (q *memQueue) MarkMailFailed(ctx context.Context, id string, next time.Time, reason string) error {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	m, err := q.find(id)
-	if err == nil {
-		m.NextAttemptAt, m.LastError = next, reason
-	}
-	return err
-}
-
-func (q *memQueue) FindMail(ctx context.Context, to *string, limit int) ([]*foyer.Mail, error) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	var out []*foyer.Mail
-	for _, m := range slices.Backward(q.ms) {
-		if len(out) < limit && (to == nil || *to == m.To) {
-			c := *m
-			out = append(out, &c)
-		}
-	}
-	return out, nil
-}
-
-// bundle is what a worker test runs against.
+// bundle is a real SQLite store in t.TempDir() with the services the
+// worker tests queue mail through.
 type bundle struct {
-	clock *clock
-	store foyer.MailService
-	queue func(t *testing.T, kind, to, token string) string
+	clock       *clock // nil when the bundle runs on time.Now
+	now         func() time.Time
+	path        string
+	db          *sqlite.DB
+	store       *sqlite.MailService
+	users       *sqlite.UserService
+	conversions *sqlite.ConversionService
+	credentials *sqlite.CredentialService
 }
 
+// setup opens a fresh store on a settable clock.
 func setup(t *testing.T) *bundle {
 	t.Helper()
 	clk := newClock()
-	q := &memQueue{now: clk.Now}
-	return &bundle{
-		clock: clk,
-		store: q,
-		queue: func(t *testing.T, kind, to, token string) string {
-			return q.add(kind, to, mailData(t, token))
-		},
+	b := &bundle{clock: clk, now: clk.Now, path: filepath.Join(t.TempDir(), "foyer.db")}
+	b.open(t)
+	return b
+}
+
+// setupNow opens a fresh store on time.Now, the clock of a synctest bubble.
+func setupNow(t *testing.T) *bundle {
+	t.Helper()
+	b := &bundle{now: time.Now, path: filepath.Join(t.TempDir(), "foyer.db")}
+	b.open(t)
+	return b
+}
+
+// restart closes the store and opens its file again, as a new process.
+func (b *bundle) restart(t *testing.T) {
+	t.Helper()
+	if err := b.db.Close(); err != nil {
+		t.Fatalf("close: %v", err)
 	}
+	b.open(t)
+}
+
+// open opens the store's file, as a restarted process would.
+func (b *bundle) open(t *testing.T) {
+	t.Helper()
+	db := sqlite.NewDB(b.path)
+	db.Now = b.now
+	if err := db.Open(t.Context()); err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Migrate(t.Context()); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	b.db = db
+	b.store = sqlite.NewMailService(db)
+	b.users = sqlite.NewUserService(db)
+	b.conversions = sqlite.NewConversionService(db)
+	b.credentials = sqlite.NewCredentialService(db)
+}
+
+func (b *bundle) anonymous(t *testing.T) *foyer.User {
+	t.Helper()
+	u := &foyer.User{Anonymous: true}
+	if err := b.users.CreateUser(t.Context(), u); err != nil {
+		t.Fatalf("CreateUser: %v", err)
+	}
+	return u
+}
+
+// registered returns a registered user with the verified address email.
+func (b *bundle) registered(t *testing.T, email string) *foyer.User {
+	t.Helper()
+	u, err := b.conversions.ConvertUser(t.Context(), b.anonymous(t).ID, email)
+	if err != nil {
+		t.Fatalf("ConvertUser: %v", err)
+	}
+	return u
+}
+
+// queue makes the store queue one message of kind to the address to,
+// through the service method that does so in production, and returns the
+// message's id.
+func (b *bundle) queue(t *testing.T, kind, to, token string) string {
+	t.Helper()
+	hash := sha256.Sum256([]byte(token))
+	requestConversion := func() {
+		err := b.conversions.RequestConversion(t.Context(), foyer.ConversionRequest{
+			UserID: b.anonymous(t).ID, Email: to, TokenHash: hash[:], Token: token, ExpiresAt: b.now().Add(time.Hour),
+		})
+		if err != nil {
+			t.Fatalf("RequestConversion: %v", err)
+		}
+	}
+	switch kind {
+	case foyer.MailConversion:
+		requestConversion()
+	case foyer.MailConversionExisting:
+		b.registered(t, to)
+		requestConversion()
+	case foyer.MailPasswordReset:
+		b.registered(t, to)
+		err := b.credentials.RequestPasswordReset(t.Context(), foyer.PasswordResetRequest{
+			Email: to, TokenHash: hash[:], Token: token, ExpiresAt: b.now().Add(time.Hour),
+		})
+		if err != nil {
+			t.Fatalf("RequestPasswordReset: %v", err)
+		}
+	default:
+		t.Fatalf("no way to queue %q", kind)
+	}
+	ms, err := b.store.FindMail(t.Context(), &to, 1)
+	if err != nil {
+		t.Fatalf("FindMail: %v", err)
+	}
+	if len(ms) != 1 || ms[0].Kind != kind {
+		t.Fatalf("queued %+v, want one %s message", ms, kind)
+	}
+	return ms[0].ID
 }
 
 // findMail returns the stored message with id.
@@ -290,12 +311,13 @@ func TestWorker(t *testing.T) {
 		b := setup(t)
 		srv := startServer(t, serverOptions{})
 		id := b.queue(t, foyer.MailConversion, "ann@example.org", "t1")
-		// A worker claims the message and dies before sending it.
+		// A worker claims the message, and its process dies before sending.
 		if _, err := b.store.ClaimMail(t.Context(), b.clock.Now(), 5*time.Minute, 10); err != nil {
 			t.Fatal(err)
 		}
+		b.restart(t)
 		w := b.worker(t, plainSender(t, srv.Port, 0))
-		runOnce(t, w, 0) // still claimed by the dead worker
+		runOnce(t, w, 0) // the dead worker's claim still holds
 		b.clock.Add(5 * time.Minute)
 		runOnce(t, w, 1)
 		if n := len(srv.Messages()); n != 1 {
@@ -303,6 +325,48 @@ func TestWorker(t *testing.T) {
 		}
 		if m := b.findMail(t, id); m.SentAt == nil || m.Attempts != 2 {
 			t.Errorf("stored mail %+v", m)
+		}
+	})
+
+	t.Run("RestartAfterFailure", func(t *testing.T) {
+		b := setup(t)
+		addr, port := freeAddr(t)
+		id := b.queue(t, foyer.MailPasswordReset, "ann@example.org", "r1")
+		runOnce(t, b.worker(t, plainSender(t, port, 0)), 0)
+		b.restart(t)
+		srv := startServer(t, serverOptions{Addr: addr})
+		b.clock.Add(time.Hour)
+		runOnce(t, b.worker(t, plainSender(t, port, 0)), 1)
+		if n := len(srv.Messages()); n != 1 {
+			t.Fatalf("server got %d messages, want 1", n)
+		}
+		if m := b.findMail(t, id); m.SentAt == nil || m.Attempts != 2 {
+			t.Errorf("stored mail %+v", m)
+		}
+	})
+
+	t.Run("EachKind", func(t *testing.T) {
+		b := setup(t)
+		srv := startServer(t, serverOptions{})
+		b.queue(t, foyer.MailConversion, "new@example.org", "c1")
+		b.queue(t, foyer.MailConversionExisting, "owner@example.org", "c2")
+		b.queue(t, foyer.MailPasswordReset, "reset@example.org", "r1")
+		runOnce(t, b.worker(t, plainSender(t, srv.Port, 0)), 3)
+		got := map[string][]string{}
+		for _, m := range srv.Messages() {
+			p := parseMessage(t, m.Data)
+			if diff := cmp.Diff([]string{p.Header.Get("To")}, m.To); diff != "" {
+				t.Errorf("envelope and header recipients differ:\n%s", diff)
+			}
+			got[p.Header.Get("To")] = append(links(p.Text), p.Subject)
+		}
+		want := map[string][]string{
+			"new@example.org":   {"https://id.example.org/convert/complete?token=c1", "Save your progress on Example"},
+			"owner@example.org": {"https://id.example.org/login", "Someone tried to save progress on Example with your address"},
+			"reset@example.org": {"https://id.example.org/password/reset?token=r1", "Reset your Example password"},
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("delivered (-want +got):\n%s", diff)
 		}
 	})
 
@@ -357,12 +421,12 @@ func TestWorker(t *testing.T) {
 }
 
 func TestWorkerRun(t *testing.T) {
-	// run starts Run in the synctest bubble of t over a fresh queue, in
+	// run starts Run in the synctest bubble of t over a fresh store, in
 	// development mode, and stops it when the test ends.
-	run := func(t *testing.T) (*mail.Worker, *memQueue) {
-		q := &memQueue{now: time.Now}
+	run := func(t *testing.T) (*mail.Worker, *bundle) {
+		b := setupNow(t)
 		w := &mail.Worker{
-			Store:     q,
+			Store:     b.store,
 			Templates: newTemplates(t, testConfig()),
 			Interval:  time.Minute,
 		}
@@ -376,27 +440,17 @@ func TestWorkerRun(t *testing.T) {
 			}
 		})
 		synctest.Wait()
-		return w, q
-	}
-	sentAt := func(t *testing.T, q *memQueue, id string) *time.Time {
-		t.Helper()
-		q.mu.Lock()
-		defer q.mu.Unlock()
-		m, err := q.find(id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return m.SentAt
+		return w, b
 	}
 
 	t.Run("Notify", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			w, q := run(t)
-			id := q.add(foyer.MailConversion, "ann@example.org", mailData(t, "t1"))
+			w, b := run(t)
+			id := b.queue(t, foyer.MailConversion, "ann@example.org", "t1")
 			start := time.Now()
 			w.Notify()
 			synctest.Wait()
-			if got := sentAt(t, q, id); got == nil || !got.Equal(start) {
+			if got := b.findMail(t, id).SentAt; got == nil || !got.Equal(start) {
 				t.Errorf("sent at %v, want at once (%v)", got, start)
 			}
 		})
@@ -404,16 +458,16 @@ func TestWorkerRun(t *testing.T) {
 
 	t.Run("Tick", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			_, q := run(t)
-			id := q.add(foyer.MailPasswordReset, "ann@example.org", mailData(t, "t2"))
+			_, b := run(t)
+			id := b.queue(t, foyer.MailPasswordReset, "ann@example.org", "t2")
 			time.Sleep(30 * time.Second)
 			synctest.Wait()
-			if got := sentAt(t, q, id); got != nil {
+			if got := b.findMail(t, id).SentAt; got != nil {
 				t.Fatalf("sent at %v, before the tick", got)
 			}
 			time.Sleep(30 * time.Second)
 			synctest.Wait()
-			if got := sentAt(t, q, id); got == nil {
+			if got := b.findMail(t, id).SentAt; got == nil {
 				t.Fatal("not sent at the tick")
 			}
 		})
@@ -421,7 +475,8 @@ func TestWorkerRun(t *testing.T) {
 
 	t.Run("Stop", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			w := &mail.Worker{Store: &memQueue{now: time.Now}, Templates: newTemplates(t, testConfig())}
+			b := setupNow(t)
+			w := &mail.Worker{Store: b.store, Templates: newTemplates(t, testConfig())}
 			ctx, cancel := context.WithCancel(t.Context())
 			done := make(chan error, 1)
 			go func() { done <- w.Run(ctx) }()
