@@ -187,7 +187,7 @@ func (s *Server) visitor(h handlerFunc) handlerFunc {
 // ActivityGranularity, so most requests write nothing.
 func (s *Server) touch(ctx context.Context, u *foyer.User, now time.Time) error {
 	g := s.cfg.ActivityGranularity
-	if now.Sub(u.LastSeenAt) < g {
+	if now.Sub(u.LastSeenAt) <= g {
 		return nil
 	}
 	wrote, err := s.deps.Users.TouchUser(ctx, u.ID, now, g)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"time"
 
@@ -29,7 +30,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			if p == http.ErrAbortHandler {
 				panic(p)
 			}
-			err := fmt.Errorf("panic: %v", p)
+			err := fmt.Errorf("panic: %v\n%s", p, debug.Stack())
 			if rw.status == 0 {
 				s.writeError(rw, r, err)
 			} else {
