@@ -161,7 +161,7 @@ var (
 	crossOrigin    = []string{"Origin", "https://evil.test", "Sec-Fetch-Site", "cross-site"}
 )
 
-func bearer(tok string) []string   { return []string{"Authorization", "Bearer " + tok} }
+func bearer(tok string) []string     { return []string{"Authorization", "Bearer " + tok} }
 func withCookie(tok string) []string { return []string{"Cookie", cookieName + "=" + tok} }
 func (ts *testServer) api() []string { return bearer(ts.apiKey) }
 

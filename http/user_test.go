@@ -24,7 +24,7 @@ func TestServerAuth(t *testing.T) {
 		{"ErrNotAKey", "GET", "/v1/users", bearer("secret"), "", 401, "unauthorized", nil},
 		{"ErrVisitorToken", "GET", "/v1/users", bearer(s.Token), "", 401, "unauthorized", nil},
 		{"ErrVisitorCookie", "GET", "/v1/users", withCookie(s.Token), "", 401, "unauthorized", nil},
-		{"ErrBasic", "GET", "/v1/users", []string{"Authorization", "Basic " + base64.StdEncoding.EncodeToString([]byte(ts.apiKey + ":"))}, "", 401, "unauthorized", nil},
+		{"ErrBasic", "GET", "/v1/users", []string{"Authorization", "Basic " + base64.StdEncoding.EncodeToString([]byte(ts.apiKey+":"))}, "", 401, "unauthorized", nil},
 	})
 	t.Run("WWWAuthenticate", func(t *testing.T) {
 		if got := ts.do("GET", "/v1/users", "").Header().Get("WWW-Authenticate"); got == "" {
