@@ -41,7 +41,7 @@ func (s *Server) createAnonymous(w http.ResponseWriter, r *http.Request) error {
 	now := s.now()
 
 	if cred, ok := s.visitorCredential(r); ok && (sameOrigin || !cred.cookie) && peekType(cred.raw) == token.TypeAnonymous {
-		u, _, err := s.authenticate(ctx, cred, []string{token.TypeAnonymous})
+		u, _, err := s.authenticate(ctx, cred, anonymousTypes)
 		switch code := foyer.ErrorCode(err); code {
 		case "":
 			if err := s.touch(ctx, u, now); err != nil {

@@ -47,10 +47,14 @@ func APIKeyFromContext(ctx context.Context) *foyer.APIKey {
 // visitorTypes are the token types that authenticate a visitor.
 var visitorTypes = []string{token.TypeAnonymous, token.TypeAccess, token.TypeSession}
 
+// anonymousTypes are the token types the anonymous cookie may carry.
+var anonymousTypes = []string{token.TypeAnonymous}
+
 // credential is a token presented by a visitor.
 type credential struct {
 	raw    string
-	cookie bool // from the anonymous cookie rather than Authorization
+	cookie bool     // from a cookie rather than Authorization
+	types  []string // the token types it may be
 }
 
 // visitorCredential returns the visitor's token: the bearer token when an
@@ -59,10 +63,10 @@ type credential struct {
 func (s *Server) visitorCredential(r *http.Request) (credential, bool) {
 	if h := r.Header.Get("Authorization"); h != "" {
 		raw, ok := bearer(h)
-		return credential{raw: raw}, ok
+		return credential{raw: raw, types: visitorTypes}, ok
 	}
 	if c, err := r.Cookie(s.cookieName); err == nil && c.Value != "" {
-		return credential{raw: c.Value, cookie: true}, true
+		return credential{raw: c.Value, cookie: true, types: anonymousTypes}, true
 	}
 	return credential{}, false
 }
@@ -79,14 +83,14 @@ func bearer(h string) (string, bool) {
 
 var errUnauthenticated = foyer.Errorf(foyer.EUnauthorized, "A valid credential is required.")
 
-// authenticate verifies cred as one of the token types in allowed, loads
-// its user in one query and checks that the token's epoch is the stored
-// one: the database, not the token, decides whether it is still valid
-// (DESIGN §2.5). A deleted user, a bumped epoch, a closed session or an
+// authenticate verifies cred as one of the token types in allowed (and in
+// cred.types), loads its user in one query and checks that the token's
+// epoch is the stored one: the database, not the token, decides whether it
+// is still valid (DESIGN §2.5). A deleted user, a bumped epoch, a closed session or an
 // anonymous token of a user who has since registered give EUnauthorized.
 func (s *Server) authenticate(ctx context.Context, cred credential, allowed []string) (*foyer.User, *token.Claims, error) {
 	typ := peekType(cred.raw)
-	if !slices.Contains(allowed, typ) {
+	if !slices.Contains(allowed, typ) || !slices.Contains(cred.types, typ) {
 		return nil, nil, errUnauthenticated
 	}
 	claims, err := s.deps.Keys.Verify(ctx, cred.raw, typ)

@@ -4,6 +4,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"database/sql"
 	"encoding/base64"
 	"encoding/json"
 	"strconv"
@@ -329,4 +330,31 @@ func TestDeleteMe(t *testing.T) {
 
 	w = ts.do("GET", "/v1/events?type=user.deleted&user_id="+s.User.ID, "", ts.api()...)
 	check(t, w, 200, "", `"reason":"self"`)
+}
+
+// TestAtomic checks DESIGN §2.7 and §2.10 through the API: when the store
+// cannot record the event of a change, the change is not made either.
+func TestAtomic(t *testing.T) {
+	ts := setup(t)
+	s := ts.signup(t)
+	before := ts.findUser(t, s.User.ID)
+	raw, err := sql.Open("sqlite", ts.dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if _, err := raw.ExecContext(t.Context(), "DROP TABLE events"); err != nil {
+		t.Fatal(err)
+	}
+
+	check(t, ts.do("PATCH", "/v1/me", `{"data":{"a":1}}`, join(mergePatchType, bearer(s.Token))...), 500, "internal")
+	after := ts.findUser(t, s.User.ID)
+	if after.Version != before.Version || string(after.Data) != string(before.Data) {
+		t.Fatalf("failed patch changed the user: %+v → %+v", before, after)
+	}
+	check(t, ts.do("POST", "/v1/anonymous", ""), 500, "internal")
+	check(t, ts.do("DELETE", "/v1/me", "", bearer(s.Token)...), 500, "internal")
+	if n := countUsers(t, ts); n != 1 {
+		t.Fatalf("%d users after failed writes, want 1", n)
+	}
 }
