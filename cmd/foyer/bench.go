@@ -15,12 +15,12 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"text/tabwriter"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -62,6 +62,7 @@ type benchOptions struct {
 	warmup      time.Duration
 	runs        int
 	users       int
+	cpuProfile  string
 }
 
 func (m *Main) runBench(ctx context.Context, args []string) error {
@@ -75,7 +76,8 @@ func (m *Main) runBench(ctx context.Context, args []string) error {
 	fs.DurationVar(&o.warmup, "warmup", o.warmup, "how long each scenario runs before it is measured")
 	fs.IntVar(&o.runs, "runs", o.runs, "how many times to run each scenario; the median is reported")
 	fs.IntVar(&o.users, "users", o.users, "pre-created users the read and write scenarios cycle through")
-	fs.ownFlags("bench", "url", "api-key", "scenarios", "concurrency", "duration", "warmup", "runs", "users")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", o.cpuProfile, "write a CPU profile of the whole process (the in-process server included) to this file, for go tool pprof")
+	fs.ownFlags("bench", "url", "api-key", "scenarios", "concurrency", "duration", "warmup", "runs", "users", "cpuprofile")
 	// Of the server's settings only the store matters: the in-process
 	// server otherwise runs with the defaults.
 	var databaseURL string
@@ -112,6 +114,17 @@ func (m *Main) runBench(ctx context.Context, args []string) error {
 		return usageError{errors.New("bench: the list scenario needs --api-key with --url")}
 	}
 
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	b := newBench(target, o)
 	defer b.client.CloseIdleConnections()
 	if slices.Contains(scenarios, "read") || slices.Contains(scenarios, "write") {
@@ -122,8 +135,7 @@ func (m *Main) runBench(ctx context.Context, args []string) error {
 
 	fmt.Fprintf(m.Stdout, "foyer bench: %s; concurrency %d, warmup %s, duration %s, runs %d\n\n",
 		target.description, o.concurrency, o.warmup, o.duration, o.runs)
-	tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\trun\trequests/s\tp50\tp90\tp99\terrors\t")
+	fmt.Fprintf(m.Stdout, benchRowFormat, "scenario", "run", "requests/s", "p50", "p90", "p99", "errors")
 	var failed int64
 	var firstErrors []string
 	for _, name := range scenarios {
@@ -131,7 +143,6 @@ func (m *Main) runBench(ctx context.Context, args []string) error {
 		for run := 1; run <= o.runs; run++ {
 			r, err := b.run(ctx, name)
 			if err != nil {
-				tw.Flush()
 				return err
 			}
 			results = append(results, r)
@@ -143,15 +154,12 @@ func (m *Main) runBench(ctx context.Context, args []string) error {
 			if o.runs == 1 {
 				label = "-"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", name, label, r.row())
-			tw.Flush()
+			r.print(m.Stdout, name, label)
 		}
 		if o.runs > 1 {
-			fmt.Fprintf(tw, "%s\tmedian\t%s\n", name, medianResult(results).row())
-			tw.Flush()
+			medianResult(results).print(m.Stdout, name, "median")
 		}
 	}
-	tw.Flush()
 	if target.storage != nil {
 		if line, err := target.storage(ctx); err != nil {
 			fmt.Fprintf(m.Stderr, "foyer bench: measure storage: %v\n", err)
@@ -535,8 +543,13 @@ type benchResult struct {
 	samples []string
 }
 
-func (r benchResult) row() string {
-	return fmt.Sprintf("%.0f\t%s\t%s\t%s\t%d\t", r.perSecond, fmtLatency(r.p50), fmtLatency(r.p90), fmtLatency(r.p99), r.errors)
+// benchRowFormat lays out the result table; each row is printed as soon
+// as its run ends.
+const benchRowFormat = "%-8s  %6s  %10s  %9s  %9s  %9s  %6s\n"
+
+func (r benchResult) print(w io.Writer, scenario, run string) {
+	fmt.Fprintf(w, benchRowFormat, scenario, run, strconv.FormatFloat(r.perSecond, 'f', 0, 64),
+		fmtLatency(r.p50), fmtLatency(r.p90), fmtLatency(r.p99), strconv.FormatInt(r.errors, 10))
 }
 
 func fmtLatency(d time.Duration) string {

@@ -302,9 +302,12 @@ func walkthrough(t *testing.T, url, apiKey string) (*client, string) {
 func testServe(t *testing.T, env ...string) {
 	bin := foyerBinary(t)
 	dataDir := filepath.Join(t.TempDir(), "data")
-	env = append(env, "FOYER_DATA_DIR="+dataDir, "FOYER_LOG_LEVEL=warn")
+	env = append(env, "FOYER_DATA_DIR="+dataDir, "FOYER_LOG_LEVEL=info")
 
-	p := startFoyer(t, bin, append(env, "FOYER_LISTEN="+freePort(t))...)
+	// The same address both times: the default public URL, the tokens'
+	// issuer, is derived from it.
+	env = append(env, "FOYER_LISTEN="+freePort(t))
+	p := startFoyer(t, bin, env...)
 	if p.apiKey == "" {
 		t.Fatalf("first start printed no bootstrap API key:\n%s", p.log())
 	}
@@ -324,7 +327,7 @@ func testServe(t *testing.T, env ...string) {
 
 	// Restart on the same data: the same user, its data and its cookie
 	// survive, and no second bootstrap key is printed.
-	p2 := startFoyer(t, bin, append(env, "FOYER_LISTEN="+freePort(t))...)
+	p2 := startFoyer(t, bin, env...)
 	if p2.apiKey != "" {
 		t.Fatalf("second start printed another bootstrap key")
 	}
@@ -359,7 +362,7 @@ func TestServe(t *testing.T) {
 		t.Parallel()
 		bin := foyerBinary(t)
 		key := "foyer_sk_" + randomHex(24)
-		p := startFoyer(t, bin, "FOYER_DATA_DIR="+t.TempDir(), "FOYER_LOG_LEVEL=warn", "FOYER_LISTEN="+freePort(t), "FOYER_ADMIN_API_KEY="+key)
+		p := startFoyer(t, bin, "FOYER_DATA_DIR="+t.TempDir(), "FOYER_LOG_LEVEL=info", "FOYER_LISTEN="+freePort(t), "FOYER_ADMIN_API_KEY="+key)
 		if p.apiKey != "" {
 			t.Fatal("a bootstrap key was printed although FOYER_ADMIN_API_KEY is set")
 		}
