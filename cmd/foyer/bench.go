@@ -247,7 +247,7 @@ func (m *Main) startBenchServer(ctx context.Context, databaseURL string, target 
 	c.DataDir = dir
 	c.Listen = "127.0.0.1:0"
 	c.AnonymousRateLimit = 0
-	c.LogLevel = "warn"
+	c.LogLevel = "error"
 	c.resolve(false)
 	if databaseURL != "" {
 		schema := "foyer_bench_" + randomHex(6)
@@ -262,7 +262,8 @@ func (m *Main) startBenchServer(ctx context.Context, databaseURL string, target 
 		return nil, err
 	}
 
-	logger := slog.New(slog.NewJSONHandler(m.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	// Only errors: the server's notices would interleave with the report.
+	logger := slog.New(slog.NewJSONHandler(m.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	a, err := m.openApp(ctx, c, logger)
 	if err != nil {
 		return nil, err

@@ -457,12 +457,3 @@ func applyEnv(fs *flag.FlagSet, env func(flagName string) string, getenv func(st
 	})
 	return set, err
 }
-
-// envOr returns the environment variable key, or def when it is unset or
-// empty.
-func envOr(getenv func(string) (string, bool), key, def string) string {
-	if v, ok := getenv(key); ok && v != "" {
-		return v
-	}
-	return def
-}

@@ -25,6 +25,11 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go func() {
+		// After the first signal, a second one stops the process at once.
+		<-ctx.Done()
+		stop()
+	}()
 
 	m := NewMain()
 	if err := m.Run(ctx, os.Args[1:]); err != nil {
@@ -65,9 +70,6 @@ type Main struct {
 	Stderr io.Writer
 	// Getenv looks up an environment variable; os.LookupEnv by default.
 	Getenv func(key string) (string, bool)
-	// Ready, when set, is called by serve with the URL the server answers
-	// at once it accepts connections.
-	Ready func(url string)
 }
 
 // NewMain returns a Main wired to the process's standard streams and
@@ -268,7 +270,7 @@ func version() string {
 		rev = rev[:12]
 	}
 	parts := []string{v}
-	if rev != "" {
+	if rev != "" && !strings.Contains(v, rev) {
 		parts = append(parts, rev+modified)
 	}
 	return strings.Join(parts, " ") + " " + runtime.Version()

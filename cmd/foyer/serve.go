@@ -61,9 +61,11 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	}
 	a.start()
 	logger.InfoContext(ctx, "foyer started", slog.String("url", a.url), slog.String("store", a.store.kind), slog.String("database", a.store.location), slog.Bool("dev", c.Dev))
-	fmt.Fprintf(m.Stdout, "Foyer is listening on %s (%s: %s)\n", a.url, a.store.kind, a.store.location)
-	if m.Ready != nil {
-		m.Ready(a.url)
+	listen := "http://" + a.ln.Addr().String()
+	if listen == a.url {
+		fmt.Fprintf(m.Stdout, "Foyer is listening on %s (%s: %s)\n", listen, a.store.kind, a.store.location)
+	} else {
+		fmt.Fprintf(m.Stdout, "Foyer is listening on %s, public URL %s (%s: %s)\n", listen, a.url, a.store.kind, a.store.location)
 	}
 
 	select {
@@ -199,10 +201,11 @@ func (a *app) start() {
 			a.serveErr <- err
 		}
 	}()
-	a.goLoop("keyring refresh", keyRefreshInterval, func(ctx context.Context) error {
+	a.goLoop("keyring refresh", keyRefreshInterval, false, func(ctx context.Context) error {
 		return a.keyring.Refresh(ctx)
 	})
-	a.goLoop("reaper", a.cfg.ReaperInterval, func(ctx context.Context) error {
+	// The reaper also runs at start, to catch up after downtime.
+	a.goLoop("reaper", a.cfg.ReaperInterval, true, func(ctx context.Context) error {
 		n, err := reapOnce(ctx, a.store.Reaps, time.Now(), a.cfg.ReaperRetention)
 		if n > 0 {
 			a.logger.InfoContext(ctx, "reaped anonymous users", slog.Int("count", n), slog.Duration("retention", a.cfg.ReaperRetention))
@@ -216,16 +219,19 @@ func (a *app) start() {
 	})
 }
 
-// goLoop runs f every interval until the app stops, logging its errors.
-func (a *app) goLoop(name string, interval time.Duration, f func(context.Context) error) {
+// goLoop runs f every interval (and at once if now is set) until the app
+// stops, logging its errors.
+func (a *app) goLoop(name string, interval time.Duration, now bool, f func(context.Context) error) {
 	a.wg.Go(func() {
 		t := time.NewTicker(interval)
 		defer t.Stop()
-		for {
-			select {
-			case <-a.bg.Done():
-				return
-			case <-t.C:
+		for first := true; ; first = false {
+			if !first || !now {
+				select {
+				case <-a.bg.Done():
+					return
+				case <-t.C:
+				}
 			}
 			if err := f(a.bg); err != nil && !errors.Is(err, context.Canceled) {
 				a.logger.ErrorContext(a.bg, name, slog.Any("err", err))
