@@ -55,13 +55,25 @@ func freshSchema(t *testing.T, dsn string) string {
 	return out
 }
 
-// buildFoyer builds the foyer binary once per test binary run.
-var buildFoyer = sync.OnceValues(func() (string, error) {
+// binDir holds the foyer binary built once for the tests that run it; it
+// is removed when the tests end.
+var binDir string
+
+func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "foyer-bin-")
 	if err != nil {
-		return "", err
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
 	}
-	bin := filepath.Join(dir, "foyer")
+	binDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// buildFoyer builds the foyer binary into binDir, once.
+var buildFoyer = sync.OnceValues(func() (string, error) {
+	bin := filepath.Join(binDir, "foyer")
 	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("go build: %v\n%s", err, out)
@@ -69,21 +81,12 @@ var buildFoyer = sync.OnceValues(func() (string, error) {
 	return bin, nil
 })
 
-// foyerBinary returns the path of the built binary, in a directory of the
-// test's own.
+// foyerBinary returns the path of the foyer binary, built from this
+// package's source.
 func foyerBinary(t *testing.T) string {
 	t.Helper()
-	shared, err := buildFoyer()
+	bin, err := buildFoyer()
 	if err != nil {
-		t.Fatal(err)
-	}
-	// Copy into t.TempDir so the test owns (and removes) what it runs.
-	b, err := os.ReadFile(shared)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(t.TempDir(), "foyer")
-	if err := os.WriteFile(bin, b, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	return bin
