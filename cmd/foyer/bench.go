@@ -105,8 +105,11 @@ func (m *Main) runBench(ctx context.Context, args []string) error {
 			}
 		}()
 	} else {
-		if _, err := url.Parse(target.url); err != nil {
-			return usageError{fmt.Errorf("bench: --url: %v", err)}
+		if databaseURL != "" {
+			return usageError{errors.New("bench: --database-url chooses the store of the in-process server; it cannot be used with --url")}
+		}
+		if u, err := url.Parse(target.url); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return usageError{fmt.Errorf("bench: --url %q is not an absolute http(s) URL", o.url)}
 		}
 		target.description = "server at " + target.url
 	}
