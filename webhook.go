@@ -133,9 +133,14 @@ type DeliveryService interface {
 	FanOutEvents(ctx context.Context, limit int) (int, error)
 	// ClaimDeliveries returns up to limit pending deliveries due at now,
 	// with their events and endpoints, pushing NextAttemptAt to now+lease
-	// so that a crashed dispatcher's claim lapses.
+	// so that a crashed dispatcher's claim lapses, and incrementing
+	// Attempts (as ClaimMail does), so the returned Attempts is the number
+	// of the attempt about to be made.
 	ClaimDeliveries(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*ClaimedDelivery, error)
-	// RecordAttempt stores the outcome of an attempt. Returns ENotFound.
+	// RecordAttempt stores the outcome of an attempt in the Last* fields,
+	// Status and NextAttemptAt, leaving Attempts alone. It sets the
+	// endpoint's FailingSince on a failed attempt when it is unset and
+	// clears it on success. Returns ENotFound.
 	RecordAttempt(ctx context.Context, id string, a DeliveryAttempt) error
 	// FindDeliveries lists deliveries.
 	FindDeliveries(ctx context.Context, filter DeliveryFilter) ([]*Delivery, error)
