@@ -315,8 +315,9 @@ func (s *UserService) UpdateUser(ctx context.Context, id string, upd foyer.UserU
 
 // DeleteUser deletes the user and everything personal about it: its
 // sessions, conversion request, reset link, aliases and mail (through the
-// foreign keys), mail sent to its address, and its earlier events, whose
-// payloads hold its data. What remains is one user.deleted event with the
+// foreign keys), mail sent to its address, and its earlier events and
+// those of the anonymous accounts merged into it, whose payloads hold its
+// data. What remains is one user.deleted event with the
 // id and the reason. Returns ENotFound.
 func (s *UserService) DeleteUser(ctx context.Context, id, reason string) error {
 	uid, ok := parseID(id)
@@ -337,6 +338,12 @@ func (s *UserService) DeleteUser(ctx context.Context, id, reason string) error {
 
 // deleteUser deletes one user as DeleteUser describes. Returns ENotFound.
 func deleteUser(ctx context.Context, tx *Tx, id uuid.UUID, reason string) error {
+	// The events of anonymous accounts merged into this one hold data
+	// that became this user's; they go too, before the aliases that name
+	// them cascade away.
+	if _, err := tx.exec(ctx, `DELETE FROM events WHERE user_id IN (SELECT from_id FROM aliases WHERE into_id = ?)`, id[:]); err != nil {
+		return translate("delete merged events", err)
+	}
 	var email sql.NullString
 	err := tx.queryRow(ctx, `DELETE FROM users WHERE id = ? RETURNING email`, id[:]).Scan(&email)
 	if errors.Is(err, sql.ErrNoRows) {

@@ -1,0 +1,338 @@
+package sqlite_test
+
+import (
+	"context"
+	"database/sql"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	_ "modernc.org/sqlite"
+
+	"github.com/foyerhq/foyer"
+	"github.com/foyerhq/foyer/sqlite"
+	"github.com/foyerhq/foyer/storetest"
+)
+
+// openDB opens and migrates a database in a fresh file of t's temporary
+// directory, closed in t.Cleanup.
+func openDB(tb testing.TB, now func() time.Time) (*sqlite.DB, string) {
+	tb.Helper()
+	path := filepath.Join(tb.TempDir(), "foyer.db")
+	db := sqlite.NewDB(path)
+	if now != nil {
+		db.Now = now
+	}
+	if err := db.Open(context.Background()); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if err := db.Close(); err != nil {
+			tb.Errorf("close: %v", err)
+		}
+	})
+	if err := db.Migrate(context.Background()); err != nil {
+		tb.Fatal(err)
+	}
+	return db, path
+}
+
+func services(db *sqlite.DB) storetest.Services {
+	return storetest.Services{
+		Users:       sqlite.NewUserService(db),
+		Conversions: sqlite.NewConversionService(db),
+		Credentials: sqlite.NewCredentialService(db),
+		Merges:      sqlite.NewMergeService(db),
+		Sessions:    sqlite.NewSessionService(db),
+		Mail:        sqlite.NewMailService(db),
+		Events:      sqlite.NewEventService(db),
+		APIKeys:     sqlite.NewAPIKeyService(db),
+		SigningKeys: sqlite.NewSigningKeyService(db),
+		Reaps:       sqlite.NewReapService(db),
+	}
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, now func() time.Time) storetest.Services {
+		db, _ := openDB(t, now)
+		return services(db)
+	})
+}
+
+// migrationVersions lists the version numbers of the NNNN_name.sql files
+// in dir.
+func migrationVersions(t *testing.T, dir string) []int {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vs []int
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".sql") {
+			continue
+		}
+		num, _, _ := strings.Cut(e.Name(), "_")
+		v, err := strconv.Atoi(num)
+		if err != nil {
+			t.Fatalf("migration %s is not named NNNN_name.sql", e.Name())
+		}
+		vs = append(vs, v)
+	}
+	slices.Sort(vs)
+	return vs
+}
+
+func TestMigrate(t *testing.T) {
+	t.Run("OK/Idempotent", func(t *testing.T) {
+		db, path := openDB(t, nil)
+		u := &foyer.User{Anonymous: true}
+		if err := sqlite.NewUserService(db).CreateUser(t.Context(), u); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Migrate(t.Context()); err != nil {
+			t.Fatalf("second Migrate: %v", err)
+		}
+		// A new process opening the same file migrates again.
+		db2 := sqlite.NewDB(path)
+		if err := db2.Open(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		defer db2.Close()
+		if err := db2.Migrate(t.Context()); err != nil {
+			t.Fatalf("Migrate on reopen: %v", err)
+		}
+		if _, err := sqlite.NewUserService(db2).FindUserByID(t.Context(), u.ID); err != nil {
+			t.Fatalf("data lost across migrations: %v", err)
+		}
+
+		raw, err := sql.Open("sqlite", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer raw.Close()
+		rows, err := raw.QueryContext(t.Context(), `SELECT version FROM schema_migrations ORDER BY version`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var applied []int
+		for rows.Next() {
+			var v int
+			if err := rows.Scan(&v); err != nil {
+				t.Fatal(err)
+			}
+			applied = append(applied, v)
+		}
+		if diff := cmp.Diff(migrationVersions(t, "migrations"), applied); diff != "" {
+			t.Fatalf("schema_migrations (-files +applied):\n%s", diff)
+		}
+	})
+
+	t.Run("OK/SameVersionsAsPostgres", func(t *testing.T) {
+		pg := filepath.Join("..", "postgres", "migrations")
+		if _, err := os.Stat(pg); os.IsNotExist(err) {
+			t.Skip("no postgres migrations yet")
+		}
+		if diff := cmp.Diff(migrationVersions(t, "migrations"), migrationVersions(t, pg)); diff != "" {
+			t.Fatalf("migration versions differ (-sqlite +postgres):\n%s", diff)
+		}
+	})
+
+	t.Run("ErrOpen", func(t *testing.T) {
+		db := sqlite.NewDB(filepath.Join(t.TempDir(), "missing", "foyer.db"))
+		if err := db.Open(t.Context()); err == nil {
+			db.Close()
+			t.Fatal("Open succeeded in a directory that does not exist")
+		}
+	})
+}
+
+func TestPing(t *testing.T) {
+	db, _ := openDB(t, nil)
+	if err := db.Ping(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	closed := sqlite.NewDB(filepath.Join(t.TempDir(), "x.db"))
+	if got := foyer.ErrorCode(closed.Ping(t.Context())); got != foyer.EUnavailable {
+		t.Fatalf("Ping before Open: code %q, want %q", got, foyer.EUnavailable)
+	}
+}
+
+func TestUserCounts(t *testing.T) {
+	db, _ := openDB(t, nil)
+	users := sqlite.NewUserService(db)
+	for range 3 {
+		if err := users.CreateUser(t.Context(), &foyer.User{Anonymous: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := users.CreateUser(t.Context(), &foyer.User{Email: "ann@example.com", EmailVerified: true}); err != nil {
+		t.Fatal(err)
+	}
+	anon, reg, err := db.UserCounts(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if anon != 3 || reg != 1 {
+		t.Fatalf("UserCounts = %d, %d; want 3, 1", anon, reg)
+	}
+}
+
+// TestConcurrentWrites checks that writers queue for the single writer
+// connection instead of failing with SQLITE_BUSY, while readers go on.
+func TestConcurrentWrites(t *testing.T) {
+	db, _ := openDB(t, nil)
+	users := sqlite.NewUserService(db)
+	const workers, each = 8, 40
+	var wg sync.WaitGroup
+	errs := make(chan error, workers*each)
+	for range workers {
+		wg.Go(func() {
+			for range each {
+				u := &foyer.User{Anonymous: true}
+				if err := users.CreateUser(t.Context(), u); err != nil {
+					errs <- err
+					return
+				}
+				if _, err := users.FindUserByID(t.Context(), u.ID); err != nil {
+					errs <- err
+					return
+				}
+				if _, err := users.UpdateUser(t.Context(), u.ID, foyer.UserUpdate{DataPatch: []byte(`{"n":1}`)}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	anon, _, err := db.UserCounts(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if anon != workers*each {
+		t.Fatalf("%d users, want %d", anon, workers*each)
+	}
+}
+
+// usersBytes returns the bytes of the pages that the users table and its
+// indexes occupy, free space included, as reported by dbstat.
+func usersBytes(tb testing.TB, path string) int64 {
+	tb.Helper()
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer raw.Close()
+	var n int64
+	if err := raw.QueryRow(`SELECT coalesce(sum(pgsize), 0) FROM dbstat
+WHERE name = 'users' OR name IN (SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'users')`).Scan(&n); err != nil {
+		tb.Fatal(err)
+	}
+	return n
+}
+
+// storageBudget is DESIGN §5's budget per anonymous user with empty data,
+// indexes included.
+const storageBudget = 300
+
+// TestStorageBudget creates anonymous users as the service does and checks
+// the bytes per user of the users table and its indexes.
+func TestStorageBudget(t *testing.T) {
+	if testing.Short() {
+		t.Skip("creates 20,000 users")
+	}
+	db, path := openDB(t, nil)
+	users := sqlite.NewUserService(db)
+	const n = 20000
+	empty := usersBytes(t, path)
+	for range n {
+		if err := users.CreateUser(t.Context(), &foyer.User{Anonymous: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	perUser := float64(usersBytes(t, path)-empty) / n
+	t.Logf("users table and indexes: %.1f bytes per anonymous user", perUser)
+	if perUser > storageBudget {
+		t.Fatalf("%.1f bytes per anonymous user, budget %d", perUser, storageBudget)
+	}
+}
+
+// BenchmarkCreateAnonymousUser measures a sign-up's store work (the user
+// row and its event in one transaction) and reports the bytes per user of
+// the users table and its indexes.
+func BenchmarkCreateAnonymousUser(b *testing.B) {
+	db, path := openDB(b, nil)
+	users := sqlite.NewUserService(db)
+	ctx := context.Background()
+	before := usersBytes(b, path)
+	n := 0
+	for b.Loop() {
+		if err := users.CreateUser(ctx, &foyer.User{Anonymous: true}); err != nil {
+			b.Fatal(err)
+		}
+		n++
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(usersBytes(b, path)-before)/float64(n), "bytes/user")
+}
+
+// BenchmarkCreateAnonymousUserParallel is the same under concurrency,
+// where writers queue for the single writer connection.
+func BenchmarkCreateAnonymousUserParallel(b *testing.B) {
+	db, _ := openDB(b, nil)
+	users := sqlite.NewUserService(db)
+	ctx := context.Background()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := users.CreateUser(ctx, &foyer.User{Anonymous: true}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkFindUserByID measures a profile read on the read pool.
+func BenchmarkFindUserByID(b *testing.B) {
+	db, _ := openDB(b, nil)
+	users := sqlite.NewUserService(db)
+	ctx := context.Background()
+	u := &foyer.User{Anonymous: true, Data: []byte(`{"cart":[1,2,3]}`)}
+	if err := users.CreateUser(ctx, u); err != nil {
+		b.Fatal(err)
+	}
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := users.FindUserByID(ctx, u.ID); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkUpdateUser measures a profile write.
+func BenchmarkUpdateUser(b *testing.B) {
+	db, _ := openDB(b, nil)
+	users := sqlite.NewUserService(db)
+	ctx := context.Background()
+	u := &foyer.User{Anonymous: true}
+	if err := users.CreateUser(ctx, u); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := users.UpdateUser(ctx, u.ID, foyer.UserUpdate{DataPatch: []byte(`{"count":1}`)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,257 @@
+package storetest
+
+import (
+	"bytes"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/foyerhq/foyer"
+)
+
+func testSessions(t *testing.T, open Opener) {
+	t.Run("CreateSession", func(t *testing.T) { testCreateSession(t, open) })
+	t.Run("FindSessionUser", func(t *testing.T) { testFindSessionUser(t, open) })
+	t.Run("RotateSession", func(t *testing.T) { testRotateSession(t, open) })
+	t.Run("FindSessions", func(t *testing.T) { testFindSessions(t, open) })
+	t.Run("DeleteSession", func(t *testing.T) { testDeleteSession(t, open) })
+}
+
+func testCreateSession(t *testing.T, open Opener) {
+	t.Run("OK", func(t *testing.T) {
+		s, c := setup(t, open)
+		u := createRegistered(t, s, "ann@example.com")
+		_, hash := newToken(t)
+		sess := &foyer.Session{UserID: u.ID, RefreshHash: hash, ExpiresAt: c.Now().Add(time.Hour), UserAgent: "agent", IP: "192.0.2.1"}
+		got, err := s.Sessions.CreateSession(t.Context(), sess)
+		ok(t, err)
+		if diff := userDiff(u, got); diff != "" {
+			t.Fatalf("user (-want +got):\n%s", diff)
+		}
+		if sess.ID == "" || !sess.CreatedAt.Equal(c.Now()) || !sess.LastUsedAt.Equal(c.Now()) {
+			t.Fatalf("session = %+v", sess)
+		}
+		list, err := s.Sessions.FindSessions(t.Context(), u.ID)
+		ok(t, err)
+		if diff := cmp.Diff([]*foyer.Session{sess}, list); diff != "" {
+			t.Fatalf("stored (-want +got):\n%s", diff)
+		}
+		evs := userEvents(t, s, u.ID)
+		if diff := cmp.Diff([]string{foyer.EventUserCreated, foyer.EventUserLoginSuccess}, eventTypes(evs)); diff != "" {
+			t.Fatalf("events (-want +got):\n%s", diff)
+		}
+	})
+	t.Run("ErrConflict/Anonymous", func(t *testing.T) {
+		s, c := setup(t, open)
+		u := createAnonymous(t, s, "")
+		_, hash := newToken(t)
+		_, err := s.Sessions.CreateSession(t.Context(), &foyer.Session{UserID: u.ID, RefreshHash: hash, ExpiresAt: c.Now().Add(time.Hour)})
+		wantCode(t, err, foyer.EConflict)
+		if n := len(userEvents(t, s, u.ID)); n != 1 {
+			t.Fatalf("a refused session recorded events: %d", n)
+		}
+	})
+	t.Run("ErrConflict/RefreshHashInUse", func(t *testing.T) {
+		s, c := setup(t, open)
+		u := createRegistered(t, s, "ann@example.com")
+		first := createSession(t, s, c, u.ID, time.Hour)
+		_, err := s.Sessions.CreateSession(t.Context(), &foyer.Session{UserID: u.ID, RefreshHash: first.RefreshHash, ExpiresAt: c.Now().Add(time.Hour)})
+		wantCode(t, err, foyer.EConflict)
+	})
+	for _, nf := range notFoundIDs() {
+		t.Run(nf.name, func(t *testing.T) {
+			s, c := setup(t, open)
+			_, hash := newToken(t)
+			_, err := s.Sessions.CreateSession(t.Context(), &foyer.Session{UserID: nf.id, RefreshHash: hash, ExpiresAt: c.Now().Add(time.Hour)})
+			wantCode(t, err, foyer.ENotFound)
+		})
+	}
+}
+
+func testFindSessionUser(t *testing.T, open Opener) {
+	t.Run("OK", func(t *testing.T) {
+		s, c := setup(t, open)
+		u := createRegistered(t, s, "ann@example.com")
+		sess := createSession(t, s, c, u.ID, time.Hour)
+		c.Advance(time.Hour - time.Millisecond)
+		got, err := s.Sessions.FindSessionUser(t.Context(), u.ID, sess.ID)
+		ok(t, err)
+		if diff := userDiff(u, got); diff != "" {
+			t.Fatalf("(-want +got):\n%s", diff)
+		}
+	})
+	tests := []struct {
+		name string
+		args func(t *testing.T, s Services, c *clock, u *foyer.User, sess *foyer.Session) (string, string)
+	}{
+		{"ErrUnauthorized/OtherUser", func(t *testing.T, s Services, c *clock, u *foyer.User, sess *foyer.Session) (string, string) {
+			return createRegistered(t, s, "bob@example.com").ID, sess.ID
+		}},
+		{"ErrUnauthorized/UnknownSession", func(t *testing.T, s Services, c *clock, u *foyer.User, sess *foyer.Session) (string, string) {
+			return u.ID, notFoundIDs()[0].id
+		}},
+		{"ErrUnauthorized/Malformed", func(t *testing.T, s Services, c *clock, u *foyer.User, sess *foyer.Session) (string, string) {
+			return u.ID, "nope"
+		}},
+		{"ErrUnauthorized/Expired", func(t *testing.T, s Services, c *clock, u *foyer.User, sess *foyer.Session) (string, string) {
+			c.Advance(time.Hour)
+			return u.ID, sess.ID
+		}},
+		{"ErrUnauthorized/Deleted", func(t *testing.T, s Services, c *clock, u *foyer.User, sess *foyer.Session) (string, string) {
+			ok(t, s.Sessions.DeleteSession(t.Context(), sess.ID))
+			return u.ID, sess.ID
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, c := setup(t, open)
+			u := createRegistered(t, s, "ann@example.com")
+			sess := createSession(t, s, c, u.ID, time.Hour)
+			userID, sessionID := tt.args(t, s, c, u, sess)
+			_, err := s.Sessions.FindSessionUser(t.Context(), userID, sessionID)
+			wantCode(t, err, foyer.EUnauthorized)
+		})
+	}
+}
+
+func testRotateSession(t *testing.T, open Opener) {
+	t.Run("OK", func(t *testing.T) {
+		s, c := setup(t, open)
+		u := createRegistered(t, s, "ann@example.com")
+		sess := createSession(t, s, c, u.ID, time.Hour)
+		c.Advance(time.Minute)
+		_, next := newToken(t)
+		got, gu, err := s.Sessions.RotateSession(t.Context(), sess.RefreshHash, next)
+		ok(t, err)
+		want := *sess
+		want.RefreshHash = next
+		want.LastUsedAt = c.Now()
+		if diff := cmp.Diff(&want, got); diff != "" {
+			t.Fatalf("session (-want +got):\n%s", diff)
+		}
+		if gu.ID != u.ID {
+			t.Fatalf("user = %s, want %s", gu.ID, u.ID)
+		}
+		list, err := s.Sessions.FindSessions(t.Context(), u.ID)
+		ok(t, err)
+		if diff := cmp.Diff([]*foyer.Session{&want}, list); diff != "" {
+			t.Fatalf("stored (-want +got):\n%s", diff)
+		}
+		// The new token rotates again.
+		_, third := newToken(t)
+		got, _, err = s.Sessions.RotateSession(t.Context(), next, third)
+		ok(t, err)
+		if !bytes.Equal(got.RefreshHash, third) {
+			t.Fatal("second rotation did not take")
+		}
+	})
+	t.Run("ErrUnauthorized/Reuse", func(t *testing.T) {
+		s, c := setup(t, open)
+		u := createRegistered(t, s, "ann@example.com")
+		sess := createSession(t, s, c, u.ID, time.Hour)
+		other := createSession(t, s, c, u.ID, time.Hour)
+		_, next := newToken(t)
+		_, _, err := s.Sessions.RotateSession(t.Context(), sess.RefreshHash, next)
+		ok(t, err)
+
+		// The old token comes back: someone copied it.
+		_, stolen := newToken(t)
+		_, _, err = s.Sessions.RotateSession(t.Context(), sess.RefreshHash, stolen)
+		wantCode(t, err, foyer.EUnauthorized)
+		// The session is gone for both holders.
+		_, err = s.Sessions.FindSessionUser(t.Context(), u.ID, sess.ID)
+		wantCode(t, err, foyer.EUnauthorized)
+		_, _, err = s.Sessions.RotateSession(t.Context(), next, stolen)
+		wantCode(t, err, foyer.EUnauthorized)
+		// Other sessions of the user live on.
+		if _, err := s.Sessions.FindSessionUser(t.Context(), u.ID, other.ID); err != nil {
+			t.Fatalf("reuse ended another session: %v", err)
+		}
+	})
+	t.Run("ErrUnauthorized/Unknown", func(t *testing.T) {
+		s, c := setup(t, open)
+		u := createRegistered(t, s, "ann@example.com")
+		sess := createSession(t, s, c, u.ID, time.Hour)
+		_, unknown := newToken(t)
+		_, next := newToken(t)
+		_, _, err := s.Sessions.RotateSession(t.Context(), unknown, next)
+		wantCode(t, err, foyer.EUnauthorized)
+		if _, err := s.Sessions.FindSessionUser(t.Context(), u.ID, sess.ID); err != nil {
+			t.Fatalf("an unknown token ended a session: %v", err)
+		}
+	})
+	t.Run("ErrUnauthorized/Expired", func(t *testing.T) {
+		s, c := setup(t, open)
+		u := createRegistered(t, s, "ann@example.com")
+		sess := createSession(t, s, c, u.ID, time.Hour)
+		c.Advance(time.Hour)
+		_, next := newToken(t)
+		_, _, err := s.Sessions.RotateSession(t.Context(), sess.RefreshHash, next)
+		wantCode(t, err, foyer.EUnauthorized)
+	})
+	t.Run("ErrConflict/NewHashInUse", func(t *testing.T) {
+		s, c := setup(t, open)
+		u := createRegistered(t, s, "ann@example.com")
+		a := createSession(t, s, c, u.ID, time.Hour)
+		b := createSession(t, s, c, u.ID, time.Hour)
+		_, _, err := s.Sessions.RotateSession(t.Context(), a.RefreshHash, b.RefreshHash)
+		wantCode(t, err, foyer.EConflict)
+		list, err := s.Sessions.FindSessions(t.Context(), u.ID)
+		ok(t, err)
+		if diff := cmp.Diff([]*foyer.Session{b, a}, list); diff != "" {
+			t.Fatalf("a failed rotation changed sessions (-want +got):\n%s", diff)
+		}
+	})
+}
+
+func testFindSessions(t *testing.T, open Opener) {
+	t.Run("OK", func(t *testing.T) {
+		s, c := setup(t, open)
+		u := createRegistered(t, s, "ann@example.com")
+		other := createRegistered(t, s, "bob@example.com")
+		s1 := createSession(t, s, c, u.ID, time.Hour)
+		c.Advance(time.Second)
+		s2 := createSession(t, s, c, u.ID, 2*time.Hour)
+		createSession(t, s, c, u.ID, time.Second) // expires first
+		createSession(t, s, c, other.ID, time.Hour)
+		c.Advance(time.Second)
+		got, err := s.Sessions.FindSessions(t.Context(), u.ID)
+		ok(t, err)
+		if diff := cmp.Diff([]*foyer.Session{s2, s1}, got); diff != "" {
+			t.Fatalf("(-want +got):\n%s", diff)
+		}
+	})
+	for _, nf := range notFoundIDs() {
+		t.Run("OK/None/"+nf.name, func(t *testing.T) {
+			s, _ := setup(t, open)
+			got, err := s.Sessions.FindSessions(t.Context(), nf.id)
+			ok(t, err)
+			if len(got) != 0 {
+				t.Fatalf("got %d sessions", len(got))
+			}
+		})
+	}
+}
+
+func testDeleteSession(t *testing.T, open Opener) {
+	t.Run("OK", func(t *testing.T) {
+		s, c := setup(t, open)
+		u := createRegistered(t, s, "ann@example.com")
+		s1 := createSession(t, s, c, u.ID, time.Hour)
+		s2 := createSession(t, s, c, u.ID, time.Hour)
+		ok(t, s.Sessions.DeleteSession(t.Context(), s1.ID))
+		got, err := s.Sessions.FindSessions(t.Context(), u.ID)
+		ok(t, err)
+		if diff := cmp.Diff([]*foyer.Session{s2}, got); diff != "" {
+			t.Fatalf("(-want +got):\n%s", diff)
+		}
+		wantCode(t, s.Sessions.DeleteSession(t.Context(), s1.ID), foyer.ENotFound)
+	})
+	for _, nf := range notFoundIDs() {
+		t.Run(nf.name, func(t *testing.T) {
+			s, _ := setup(t, open)
+			wantCode(t, s.Sessions.DeleteSession(t.Context(), nf.id), foyer.ENotFound)
+		})
+	}
+}
