@@ -295,6 +295,7 @@ type querier interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
 }
 
 // newID returns a UUIDv7 whose timestamp is now's millisecond, so that the
@@ -447,8 +448,8 @@ func (db *DB) readModifyWrite(ctx context.Context, op string, fn func(q querier,
 // before it started. The server runs every statement as soon as it
 // arrives, so a condition that must stop later statements is written in
 // their SQL, never checked in read.
-func (db *DB) sendBatch(ctx context.Context, op string, b *pgx.Batch, read func(pgx.BatchResults) error) error {
-	br := db.pool.SendBatch(ctx, b)
+func sendBatch(ctx context.Context, q querier, op string, b *pgx.Batch, read func(pgx.BatchResults) error) error {
+	br := q.SendBatch(ctx, b)
 	err := read(br)
 	if cerr := br.Close(); err == nil {
 		err = cerr
@@ -458,9 +459,9 @@ func (db *DB) sendBatch(ctx context.Context, op string, b *pgx.Batch, read func(
 
 // execBatch sends b, whose statements return no rows, and returns their
 // command tags.
-func (db *DB) execBatch(ctx context.Context, op string, b *pgx.Batch) ([]pgconn.CommandTag, error) {
+func execBatch(ctx context.Context, q querier, op string, b *pgx.Batch) ([]pgconn.CommandTag, error) {
 	tags := make([]pgconn.CommandTag, 0, b.Len())
-	err := db.sendBatch(ctx, op, b, func(br pgx.BatchResults) error {
+	err := sendBatch(ctx, q, op, b, func(br pgx.BatchResults) error {
 		for range b.Len() {
 			tag, err := br.Exec()
 			if err != nil {

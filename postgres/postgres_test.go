@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/foyerhq/foyer/postgres"
+	"github.com/foyerhq/foyer/storetest"
 )
 
 // testDSN returns the DSN of the test server from FOYER_TEST_POSTGRES. It
@@ -120,4 +121,25 @@ func openDB(tb testing.TB, now func() time.Time) *postgres.DB {
 		tb.Fatalf("migrate: %v", err)
 	}
 	return db
+}
+
+// TestConformance runs the contract suite shared with the sqlite package,
+// each test on a fresh schema.
+func TestConformance(t *testing.T) {
+	testDSN(t)
+	storetest.Run(t, func(t *testing.T, now func() time.Time) storetest.Services {
+		db := openDB(t, now)
+		return storetest.Services{
+			Users:       postgres.NewUserService(db),
+			Conversions: postgres.NewConversionService(db),
+			Credentials: postgres.NewCredentialService(db),
+			Merges:      postgres.NewMergeService(db),
+			Sessions:    postgres.NewSessionService(db),
+			Mail:        postgres.NewMailService(db),
+			Events:      postgres.NewEventService(db),
+			APIKeys:     postgres.NewAPIKeyService(db),
+			SigningKeys: postgres.NewSigningKeyService(db),
+			Reaps:       postgres.NewReapService(db),
+		}
+	})
 }

@@ -26,55 +26,63 @@ type UserService struct {
 func NewUserService(db *DB) *UserService { return &UserService{db: db} }
 
 // userColumns are the columns scanUser reads, from userFrom. The pending
-// email is the one of the user's conversion request, if any. The last
-// column is the row version (xmin) that guards read-modify-write
-// operations: it changes with every write of the row.
+// email is the one of the user's conversion request, if any.
 const (
 	userColumns = `u.id, u.anonymous, u.email, u.email_verified, u.password_hash IS NOT NULL, u.data,
-	u.created_at, u.updated_at, u.last_seen_at, u.converted_at, u.version, u.epoch, c.email, u.xmin`
+	u.created_at, u.updated_at, u.last_seen_at, u.converted_at, u.version, u.epoch, c.email`
 	userFrom = `users u LEFT JOIN conversions c ON c.user_id = u.id`
 )
 
-// scanUser reads one row of userColumns and returns the user with its row
-// version.
-func scanUser(row pgx.Row) (*foyer.User, uint32, error) {
-	var (
-		u              foyer.User
-		email, pending *string
-		data           []byte
-		xmin           uint32
-	)
-	if err := row.Scan(&u.ID, &u.Anonymous, &email, &u.EmailVerified, &u.HasPassword, &data,
-		&u.CreatedAt, &u.UpdatedAt, &u.LastSeenAt, &u.ConvertedAt, &u.Version, &u.Epoch, &pending, &xmin); err != nil {
-		return nil, 0, err
-	}
-	if email != nil {
-		u.Email = *email
-	}
-	if pending != nil {
-		u.PendingEmail = *pending
-	}
-	u.Data = decodeData(data)
-	return &u, xmin, nil
+// userRow receives one row of userColumns.
+type userRow struct {
+	u              foyer.User
+	email, pending *string
+	data           []byte
 }
 
-// findUserByID returns the user with id and its row version; lock is ""
-// or a locking clause such as " FOR UPDATE OF u". Returns ENotFound.
-func findUserByID(ctx context.Context, q querier, id uuid.UUID, lock string) (*foyer.User, uint32, error) {
-	u, xmin, err := scanUser(q.QueryRow(ctx, `SELECT `+userColumns+` FROM `+userFrom+` WHERE u.id = $1`+lock, id))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, 0, foyer.Errorf(foyer.ENotFound, "User not found.")
-	}
-	if err != nil {
-		return nil, 0, translate("find user", err)
-	}
-	return u, xmin, nil
+// dest returns the scan destinations of userColumns, in order.
+func (r *userRow) dest() []any {
+	u := &r.u
+	return []any{&u.ID, &u.Anonymous, &r.email, &u.EmailVerified, &u.HasPassword, &r.data,
+		&u.CreatedAt, &u.UpdatedAt, &u.LastSeenAt, &u.ConvertedAt, &u.Version, &u.Epoch, &r.pending}
 }
 
-// findUserByEmail returns the user whose login identifier is email and its
-// row version. Returns ENotFound.
-func findUserByEmail(ctx context.Context, q querier, email string, lock string) (*foyer.User, uint32, error) {
-	u, xmin, err := scanUser(q.QueryRow(ctx, `SELECT `+userColumns+` FROM `+userFrom+` WHERE u.email = $1`+lock, email))
+// user returns the scanned user.
+func (r *userRow) user() *foyer.User {
+	u := r.u
+	if r.email != nil {
+		u.Email = *r.email
+	}
+	if r.pending != nil {
+		u.PendingEmail = *r.pending
+	}
+	u.Data = decodeData(r.data)
+	return &u
+}
+
+// scanUser reads one row of userColumns, followed by the columns that
+// extra receives.
+func scanUser(row pgx.Row, extra ...any) (*foyer.User, error) {
+	var r userRow
+	if err := row.Scan(append(r.dest(), extra...)...); err != nil {
+		return nil, err
+	}
+	return r.user(), nil
+}
+
+// findUserByID returns the user with id. Returns ENotFound.
+func findUserByID(ctx context.Context, q querier, id uuid.UUID) (*foyer.User, error) {
+	u, _, err := findUserVersion(ctx, q, id, "")
+	return u, err
+}
+
+// findUserVersion returns the user with id and its row version (xmin),
+// which changes with every write of the row and so guards the write of a
+// read-modify-write operation. lock is "" or a locking clause such as
+// " FOR UPDATE OF u". Returns ENotFound.
+func findUserVersion(ctx context.Context, q querier, id uuid.UUID, lock string) (*foyer.User, uint32, error) {
+	var xmin uint32
+	u, err := scanUser(q.QueryRow(ctx, `SELECT `+userColumns+`, u.xmin FROM `+userFrom+` WHERE u.id = $1`+lock, id), &xmin)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, 0, foyer.Errorf(foyer.ENotFound, "User not found.")
 	}
@@ -190,8 +198,7 @@ func (s *UserService) FindUserByID(ctx context.Context, id string) (*foyer.User,
 	if !ok {
 		return nil, foyer.Errorf(foyer.ENotFound, "User not found.")
 	}
-	u, _, err := findUserByID(ctx, s.db.pool, uid, "")
-	return u, err
+	return findUserByID(ctx, s.db.pool, uid)
 }
 
 // FindUsers returns up to filter.Limit users matching filter, ordered by
@@ -257,7 +264,7 @@ func findUsers(ctx context.Context, q querier, f foyer.UserFilter) ([]*foyer.Use
 	defer rows.Close()
 	users := []*foyer.User{}
 	for rows.Next() {
-		u, _, err := scanUser(rows)
+		u, err := scanUser(rows)
 		if err != nil {
 			return nil, translate("find users", err)
 		}
@@ -285,7 +292,7 @@ func (s *UserService) UpdateUser(ctx context.Context, id string, upd foyer.UserU
 	}
 	var out *foyer.User
 	err := s.db.readModifyWrite(ctx, "update user", func(q querier, lock string) (bool, error) {
-		u, xmin, err := findUserByID(ctx, q, uid, lock)
+		u, xmin, err := findUserVersion(ctx, q, uid, lock)
 		if err != nil {
 			return false, err
 		}
@@ -328,9 +335,10 @@ INSERT INTO events (id, type, user_id, created_at, data) SELECT $5, $6, u.id, $4
 
 // DeleteUser deletes the user and everything personal about it: its
 // sessions, conversion request, reset link, aliases and mail (through the
-// foreign keys), mail sent to its address, and its earlier events, whose
-// payloads hold its data. What remains is one user.deleted event with the
-// id and the reason. Returns ENotFound.
+// foreign keys), mail sent to its address, and its earlier events and
+// those of the anonymous accounts merged into it, whose payloads hold its
+// data. What remains is one user.deleted event with the id and the
+// reason. Returns ENotFound.
 func (s *UserService) DeleteUser(ctx context.Context, id, reason string) error {
 	uid, ok := parseID(id)
 	if !ok {
@@ -339,44 +347,55 @@ func (s *UserService) DeleteUser(ctx context.Context, id, reason string) error {
 	return deleteUser(ctx, s.db, uid, reason)
 }
 
-// deleteUser deletes one user as DeleteUser describes, in one batch: the
-// first statement deletes the user, the mail to its address and records
-// user.deleted; the second, which runs after the first holds the row and
-// so sees every event committed before, deletes the user's earlier
-// events. Returns ENotFound.
+// deleteUser deletes one user as DeleteUser describes, in one batch. The
+// first statement locks the user's row; the second, whose snapshot is
+// taken once the lock is held, so that it sees every event and alias
+// committed before and no writer can add one any more, deletes the user
+// with everything about it and records user.deleted. Returns ENotFound.
 func deleteUser(ctx context.Context, db *DB, id uuid.UUID, reason string) error {
 	now := db.now()
 	ev, err := db.deletedEvent(now, id, reason)
 	if err != nil {
 		return err
 	}
+	evs := events{ev}
 	b := &pgx.Batch{}
+	b.Queue(`SELECT 1 FROM users WHERE id = $1 FOR UPDATE`, id)
 	b.Queue(`WITH d AS (
 	DELETE FROM users WHERE id = $1 RETURNING id, email
 ), m AS (
 	DELETE FROM mail WHERE to_address IN (SELECT email FROM d)
-)
-INSERT INTO events (id, type, user_id, created_at, data) SELECT $2, $3, d.id, $4, $5 FROM d`,
-		id, ev.id, ev.typ, now, ev.data)
-	b.Queue(recordDeleted, []uuid.UUID{id}, []uuid.UUID{ev.id})
-	tags, err := db.execBatch(ctx, "delete user", b)
+)`+recordDeleted("$2", "$3", "$4", "$5"),
+		id, []uuid.UUID{id}, evs.ids(), evs.data(), now)
+	tags, err := execBatch(ctx, db.pool, "delete user", b)
 	if err != nil {
 		return err
 	}
-	if tags[0].RowsAffected() == 0 {
+	if tags[1].RowsAffected() == 0 {
 		return foyer.Errorf(foyer.ENotFound, "User not found.")
 	}
 	return nil
 }
 
-// recordDeleted deletes the earlier events of the deleted users $1 (a uuid
-// or a uuid[]) once their user.deleted events $2 are in place, so that
-// one minimal user.deleted event is all that remains of each. It must run
-// as its own statement after the deletion, in the same transaction: it then
-// sees every event committed before the deletion locked the rows.
-const recordDeleted = `DELETE FROM events e
-WHERE e.user_id = ANY($1::uuid[]) AND e.id <> ALL($2::uuid[])
-	AND EXISTS (SELECT 1 FROM events d WHERE d.id = ANY($2::uuid[]) AND d.user_id = e.user_id)`
+// recordDeleted returns the end of a statement whose CTE d returns the ids
+// of the users it deleted: it deletes their earlier events, and those of
+// the anonymous accounts merged into them, whose payloads hold their
+// data, and records one minimal user.deleted event for each, taken from
+// the arrays of user ids, event ids and payloads in the parameters users,
+// ids and data, at the time in the parameter now. The statement must
+// run while the users' rows are locked by an earlier statement of the same
+// transaction, so that its snapshot holds every event about them.
+func recordDeleted(users, ids, data, now string) string {
+	return `, old AS (
+	DELETE FROM events WHERE user_id IN (SELECT id FROM d)
+		OR user_id IN (SELECT a.from_id FROM aliases a JOIN d ON a.into_id = d.id)
+)
+INSERT INTO events (id, type, user_id, created_at, data)
+SELECT e.id, '` + foyer.EventUserDeleted + `', e.user_id, ` + now + `, e.data
+FROM unnest(` + users + `::uuid[], ` + ids + `::uuid[], ` + data + `::bytea[]) AS e (user_id, id, data)
+JOIN d ON d.id = e.user_id
+RETURNING user_id`
+}
 
 // TouchUser sets LastSeenAt to now if the stored value is older than now
 // minus granularity, and reports whether it wrote. One statement checks
@@ -415,9 +434,9 @@ func (s *UserService) RevokeUserTokens(ctx context.Context, id string) (*foyer.U
 	b.Queue(bumpEpoch, uid, now)
 	b.Queue(`DELETE FROM sessions WHERE user_id = $1`, uid)
 	var u *foyer.User
-	err := s.db.sendBatch(ctx, "revoke tokens", b, func(br pgx.BatchResults) error {
+	err := sendBatch(ctx, s.db.pool, "revoke tokens", b, func(br pgx.BatchResults) error {
 		var err error
-		if u, _, err = scanUser(br.QueryRow()); err != nil {
+		if u, err = scanUser(br.QueryRow()); err != nil {
 			if errors.Is(err, pgx.ErrNoRows) {
 				return foyer.Errorf(foyer.ENotFound, "User not found.")
 			}
@@ -438,6 +457,6 @@ func (s *UserService) RevokeUserTokens(ctx context.Context, id string) (*foyer.U
 // holds the row: a session created concurrently is then either visible
 // to it or created after the new epoch.
 const bumpEpoch = `WITH u AS (
-	UPDATE users SET epoch = epoch + 1, version = version + 1, updated_at = $2 WHERE id = $1 RETURNING *, xmin
+	UPDATE users SET epoch = epoch + 1, version = version + 1, updated_at = $2 WHERE id = $1 RETURNING *
 )
 SELECT ` + userColumns + ` FROM u LEFT JOIN conversions c ON c.user_id = u.id`

@@ -1,0 +1,242 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/foyerhq/foyer"
+)
+
+var _ foyer.ConversionService = (*ConversionService)(nil)
+
+// ConversionService implements foyer.ConversionService.
+type ConversionService struct {
+	db *DB
+}
+
+// NewConversionService returns a ConversionService on db.
+func NewConversionService(db *DB) *ConversionService { return &ConversionService{db: db} }
+
+// emailTaken is an SQL expression, true when an account has the email $N
+// as its login identifier; it reads the unique index users_email.
+func emailTaken(param string) string {
+	return `EXISTS (SELECT 1 FROM users WHERE email = ` + param + `)`
+}
+
+// RequestConversion stores req as the user's only conversion request,
+// killing the link of any earlier one and its unsent mail, and queues one
+// mail: MailConversion with {"token": req.Token} when no account has the
+// address, or MailConversionExisting to the owner (without the token) when
+// one does. The rows written for the requesting user are the same either
+// way. Records user.conversion.requested. The user, its row version and
+// whether the address is taken are read in one statement; the request,
+// the mail, the user's new version and the event are written in one
+// statement guarded by that row version. Returns ENotFound, EConflict if
+// the user is not anonymous, or EInvalid for an address that is not
+// normalised or a missing token.
+func (s *ConversionService) RequestConversion(ctx context.Context, req foyer.ConversionRequest) error {
+	uid, ok := parseID(req.UserID)
+	if !ok {
+		return foyer.Errorf(foyer.ENotFound, "User not found.")
+	}
+	if err := checkEmail(req.Email); err != nil {
+		return err
+	}
+	if len(req.TokenHash) == 0 || req.Token == "" {
+		return foyer.Errorf(foyer.EInvalid, "A conversion request needs a token.")
+	}
+	return s.db.readModifyWrite(ctx, "request conversion", func(q querier, lock string) (bool, error) {
+		var (
+			xmin  uint32
+			taken bool
+		)
+		u, err := scanUser(q.QueryRow(ctx, `SELECT `+userColumns+`, u.xmin, `+emailTaken("$2")+`
+FROM `+userFrom+` WHERE u.id = $1`+lock, uid, req.Email), &xmin, &taken)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return false, foyer.Errorf(foyer.ENotFound, "User not found.")
+		}
+		if err != nil {
+			return false, translate("find user", err)
+		}
+		if !u.Anonymous {
+			return false, foyer.Errorf(foyer.EConflict, "The user is already registered.")
+		}
+		now := s.db.now()
+		kind, data := foyer.MailConversion, []byte(nil)
+		if taken {
+			kind, data = foyer.MailConversionExisting, []byte(`{}`)
+		} else if data, err = json.Marshal(map[string]string{"token": req.Token}); err != nil {
+			return false, err
+		}
+		u.PendingEmail = req.Email
+		u.Version++
+		u.UpdatedAt = now
+		ev, err := s.db.userEvent(now, foyer.EventUserConversionRequested, u, nil)
+		if err != nil {
+			return false, err
+		}
+		tag, err := q.Exec(ctx, `WITH u AS (
+	UPDATE users SET version = version + 1, updated_at = $3 WHERE id = $1 AND xmin = $2 RETURNING id
+), c AS (
+	INSERT INTO conversions (user_id, email, token_hash, expires_at, created_at)
+	SELECT u.id, $4, $5, $6, $3 FROM u
+	ON CONFLICT (user_id) DO UPDATE SET email = excluded.email, token_hash = excluded.token_hash,
+		expires_at = excluded.expires_at, created_at = excluded.created_at
+), dm AS (
+	`+deleteQueuedMail(foyer.MailConversion, foyer.MailConversionExisting)+`
+), m AS (
+	INSERT INTO mail (id, kind, to_address, user_id, data, created_at, next_attempt_at)
+	SELECT $7, $8, $4, u.id, $9, $3, $3 FROM u
+)
+INSERT INTO events (id, type, user_id, created_at, data) SELECT $10, $11, u.id, $3, $12 FROM u`,
+			uid, xmin, now, req.Email, req.TokenHash, msTime(req.ExpiresAt),
+			s.db.newID(now), kind, data,
+			ev.id, ev.typ, ev.data)
+		if err != nil {
+			return false, translate("request conversion", err)
+		}
+		return tag.RowsAffected() == 1, nil
+	})
+}
+
+// CompleteConversion redeems the conversion link whose token hashes to
+// tokenHash. The request must exist (a newer request or a completed
+// conversion deleted the older ones), be unexpired and belong to a user who
+// is still anonymous; the address must still be free. Then, in one
+// statement, the user becomes registered with the verified address and
+// passwordHash, its epoch increases, its requests are deleted and
+// user.converted and user.email.verified are recorded. Returns
+// ETokenInvalid, EIdentifierTaken or EInvalid (no password hash); on error
+// nothing changes.
+func (s *ConversionService) CompleteConversion(ctx context.Context, tokenHash []byte, passwordHash string) (*foyer.User, error) {
+	if passwordHash == "" {
+		return nil, foyer.Errorf(foyer.EInvalid, "A password is required.")
+	}
+	var out *foyer.User
+	err := s.db.readModifyWrite(ctx, "complete conversion", func(q querier, lock string) (bool, error) {
+		var (
+			xmin    uint32
+			expires time.Time
+			taken   bool
+		)
+		u, err := scanUser(q.QueryRow(ctx, `SELECT `+userColumns+`, u.xmin, c.expires_at, `+emailTaken("c.email")+`
+FROM conversions c JOIN users u ON u.id = c.user_id WHERE c.token_hash = $1`+lock, tokenHash), &xmin, &expires, &taken)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return false, foyer.Errorf(foyer.ETokenInvalid, "The link is not valid.")
+		}
+		if err != nil {
+			return false, translate("find conversion request", err)
+		}
+		now := s.db.now()
+		if !expires.After(now) || !u.Anonymous {
+			return false, foyer.Errorf(foyer.ETokenInvalid, "The link is not valid.")
+		}
+		if taken {
+			return false, foyer.Errorf(foyer.EIdentifierTaken, "Another account already uses this address.")
+		}
+		applied, err := convertUser(ctx, s.db, q, u, xmin, now, u.PendingEmail, passwordHash)
+		out = u
+		return applied, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ConvertUser makes the anonymous user registered with email, verified,
+// and no password, on the calling server's word. Returns ENotFound,
+// EConflict if the user is not anonymous, EIdentifierTaken if the address
+// has an account, or EInvalid if it is not normalised.
+func (s *ConversionService) ConvertUser(ctx context.Context, id, email string) (*foyer.User, error) {
+	uid, ok := parseID(id)
+	if !ok {
+		return nil, foyer.Errorf(foyer.ENotFound, "User not found.")
+	}
+	if err := checkEmail(email); err != nil {
+		return nil, err
+	}
+	var out *foyer.User
+	err := s.db.readModifyWrite(ctx, "convert user", func(q querier, lock string) (bool, error) {
+		var (
+			xmin  uint32
+			taken bool
+		)
+		u, err := scanUser(q.QueryRow(ctx, `SELECT `+userColumns+`, u.xmin, `+emailTaken("$2")+`
+FROM `+userFrom+` WHERE u.id = $1`+lock, uid, email), &xmin, &taken)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return false, foyer.Errorf(foyer.ENotFound, "User not found.")
+		}
+		if err != nil {
+			return false, translate("find user", err)
+		}
+		if !u.Anonymous {
+			return false, foyer.Errorf(foyer.EConflict, "The user is already registered.")
+		}
+		if taken {
+			return false, foyer.Errorf(foyer.EIdentifierTaken, "Another account already uses this address.")
+		}
+		applied, err := convertUser(ctx, s.db, q, u, xmin, s.db.now(), email, "")
+		out = u
+		return applied, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// convertUser turns the anonymous user u, read at row version xmin, into a
+// registered one with the verified email and passwordHash ("" for none),
+// updating u to match: clears the anonymous marker, sets ConvertedAt,
+// increases Epoch and Version, deletes the user's conversion requests and
+// their unsent mail, and records user.converted and user.email.verified,
+// all in one statement guarded by xmin. It reports whether the guard let
+// the statement apply. Returns EIdentifierTaken if another account took
+// email meanwhile; the unique index users_email is the last line of
+// defence against a concurrent writer.
+func convertUser(ctx context.Context, db *DB, q querier, u *foyer.User, xmin uint32, now time.Time, email, passwordHash string) (bool, error) {
+	uid, _ := parseID(u.ID)
+	u.Anonymous = false
+	u.Email = email
+	u.EmailVerified = true
+	u.HasPassword = passwordHash != ""
+	u.PendingEmail = ""
+	u.ConvertedAt = &now
+	u.Epoch++
+	u.Version++
+	u.UpdatedAt = now
+	var evs events
+	for _, typ := range []string{foyer.EventUserConverted, foyer.EventUserEmailVerified} {
+		ev, err := db.userEvent(now, typ, u, nil)
+		if err != nil {
+			return false, err
+		}
+		evs = append(evs, ev)
+	}
+	tag, err := q.Exec(ctx, `WITH u AS (
+	UPDATE users SET anonymous = false, email = $3, email_verified = true, password_hash = $4,
+		converted_at = $5, epoch = epoch + 1, version = version + 1, updated_at = $5
+	WHERE id = $1 AND xmin = $2 AND anonymous
+	RETURNING id
+), c AS (
+	DELETE FROM conversions WHERE user_id IN (SELECT id FROM u)
+), dm AS (
+	`+deleteQueuedMail(foyer.MailConversion, foyer.MailConversionExisting)+`
+)
+INSERT INTO events (id, type, user_id, created_at, data)
+SELECT e.id, e.type, u.id, $5, e.data FROM u, unnest($6::uuid[], $7::text[], $8::bytea[]) AS e (id, type, data)`,
+		uid, xmin, email, nullString(passwordHash), now,
+		evs.ids(), evs.types(), evs.data())
+	if err != nil {
+		if isUnique(err, "users_email") {
+			return false, &foyer.Error{Code: foyer.EIdentifierTaken, Message: "Another account already uses this address.", Err: err}
+		}
+		return false, translate("convert user", err)
+	}
+	return tag.RowsAffected() > 0, nil
+}

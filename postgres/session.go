@@ -1,0 +1,205 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/foyerhq/foyer"
+)
+
+var _ foyer.SessionService = (*SessionService)(nil)
+
+// SessionService implements foyer.SessionService.
+type SessionService struct {
+	db *DB
+}
+
+// NewSessionService returns a SessionService on db.
+func NewSessionService(db *DB) *SessionService { return &SessionService{db: db} }
+
+const sessionColumns = `s.id, s.user_id, s.refresh_hash, s.created_at, s.last_used_at, s.expires_at, s.user_agent, s.ip`
+
+// scanSession reads one row of sessionColumns, followed by the columns
+// that extra receives.
+func scanSession(row pgx.Row, extra ...any) (*foyer.Session, error) {
+	var (
+		s         foyer.Session
+		agent, ip *string
+	)
+	dest := []any{&s.ID, &s.UserID, &s.RefreshHash, &s.CreatedAt, &s.LastUsedAt, &s.ExpiresAt, &agent, &ip}
+	if err := row.Scan(append(dest, extra...)...); err != nil {
+		return nil, err
+	}
+	if agent != nil {
+		s.UserAgent = *agent
+	}
+	if ip != nil {
+		s.IP = *ip
+	}
+	return &s, nil
+}
+
+func errSessionInvalid() error {
+	return foyer.Errorf(foyer.EUnauthorized, "The session is not valid.")
+}
+
+// CreateSession stores s for a registered user, setting ID, CreatedAt and
+// LastUsedAt, and records user.login.success with the session id. The
+// statement that writes the session takes the user's row FOR SHARE, guarded
+// by the row version read just before: a concurrent revocation or password
+// reset either sees the new session and deletes it, or changes the row
+// first, and then this login is retried against the new epoch. Returns
+// ENotFound, EConflict if the user is anonymous or the refresh hash is in
+// use, or EInvalid without a refresh hash.
+func (s *SessionService) CreateSession(ctx context.Context, sess *foyer.Session) (*foyer.User, error) {
+	uid, ok := parseID(sess.UserID)
+	if !ok {
+		return nil, foyer.Errorf(foyer.ENotFound, "User not found.")
+	}
+	if len(sess.RefreshHash) == 0 {
+		return nil, foyer.Errorf(foyer.EInvalid, "A session needs a refresh token.")
+	}
+	var out *foyer.User
+	err := s.db.readModifyWrite(ctx, "create session", func(q querier, lock string) (bool, error) {
+		u, xmin, err := findUserVersion(ctx, q, uid, lock)
+		if err != nil {
+			return false, err
+		}
+		if u.Anonymous {
+			return false, foyer.Errorf(foyer.EConflict, "An anonymous user has no sessions.")
+		}
+		now := s.db.now()
+		id := s.db.newID(now)
+		ev, err := s.db.userEvent(now, foyer.EventUserLoginSuccess, u, map[string]any{"session_id": id.String()})
+		if err != nil {
+			return false, err
+		}
+		tag, err := q.Exec(ctx, `WITH u AS (
+	SELECT id FROM users WHERE id = $1 AND xmin = $2 AND NOT anonymous FOR SHARE
+), s AS (
+	INSERT INTO sessions (id, user_id, refresh_hash, created_at, last_used_at, expires_at, user_agent, ip)
+	SELECT $3, u.id, $4, $5, $5, $6, $7, $8 FROM u
+)
+INSERT INTO events (id, type, user_id, created_at, data) SELECT $9, $10, u.id, $5, $11 FROM u`,
+			uid, xmin, id, sess.RefreshHash, now, msTime(sess.ExpiresAt), nullString(sess.UserAgent), nullString(sess.IP),
+			ev.id, ev.typ, ev.data)
+		if err != nil {
+			return false, translate("create session", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return false, nil
+		}
+		sess.ID = id.String()
+		sess.UserID = u.ID
+		sess.CreatedAt, sess.LastUsedAt = now, now
+		sess.ExpiresAt = msTime(sess.ExpiresAt)
+		out = u
+		return true, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// FindSessionUser returns the user of the live session sessionID, which
+// must belong to userID. Returns EUnauthorized otherwise.
+func (s *SessionService) FindSessionUser(ctx context.Context, userID, sessionID string) (*foyer.User, error) {
+	uid, ok1 := parseID(userID)
+	sid, ok2 := parseID(sessionID)
+	if !ok1 || !ok2 {
+		return nil, errSessionInvalid()
+	}
+	u, err := scanUser(s.db.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM sessions s
+JOIN users u ON u.id = s.user_id LEFT JOIN conversions c ON c.user_id = u.id
+WHERE s.id = $1 AND s.user_id = $2 AND s.expires_at > $3`, sid, uid, s.db.now()))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, errSessionInvalid()
+	}
+	if err != nil {
+		return nil, translate("find session", err)
+	}
+	return u, nil
+}
+
+// RotateSession replaces the refresh token oldHash of a live session with
+// newHash and keeps oldHash as the previous one, and returns the session
+// with its user, in one statement. Presenting a previous token again is
+// reuse: the session is deleted (and stays deleted) and EUnauthorized is
+// returned. Unknown or expired tokens give EUnauthorized; a newHash
+// already in use gives EConflict.
+func (s *SessionService) RotateSession(ctx context.Context, oldHash, newHash []byte) (*foyer.Session, *foyer.User, error) {
+	if len(oldHash) == 0 || len(newHash) == 0 {
+		return nil, nil, errSessionInvalid()
+	}
+	now := s.db.now()
+	var ur userRow
+	sess, err := scanSession(s.db.pool.QueryRow(ctx, `WITH s AS (
+	UPDATE sessions SET previous_refresh_hash = refresh_hash, refresh_hash = $2, last_used_at = $3
+	WHERE refresh_hash = $1 AND expires_at > $3
+	RETURNING *
+)
+SELECT `+sessionColumns+`, `+userColumns+` FROM s JOIN `+userFrom+` ON u.id = s.user_id`, oldHash, newHash, now),
+		ur.dest()...)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil, s.detectReuse(ctx, oldHash)
+	}
+	if err != nil {
+		return nil, nil, translate("rotate session", err)
+	}
+	return sess, ur.user(), nil
+}
+
+// detectReuse deletes the session whose previous refresh token is hash, if
+// any, and returns EUnauthorized either way.
+func (s *SessionService) detectReuse(ctx context.Context, hash []byte) error {
+	tag, err := s.db.pool.Exec(ctx, `DELETE FROM sessions WHERE previous_refresh_hash = $1`, hash)
+	if err != nil {
+		return translate("revoke reused session", err)
+	}
+	if tag.RowsAffected() > 0 {
+		return foyer.Errorf(foyer.EUnauthorized, "The refresh token was used before; the session is revoked.")
+	}
+	return errSessionInvalid()
+}
+
+// FindSessions returns the live sessions of a user, newest first.
+func (s *SessionService) FindSessions(ctx context.Context, userID string) ([]*foyer.Session, error) {
+	out := []*foyer.Session{}
+	uid, ok := parseID(userID)
+	if !ok {
+		return out, nil
+	}
+	rows, err := s.db.pool.Query(ctx, `SELECT `+sessionColumns+` FROM sessions s WHERE s.user_id = $1 AND s.expires_at > $2 ORDER BY s.id DESC`,
+		uid, s.db.now())
+	if err != nil {
+		return nil, translate("find sessions", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		sess, err := scanSession(rows)
+		if err != nil {
+			return nil, translate("find sessions", err)
+		}
+		out = append(out, sess)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, translate("find sessions", err)
+	}
+	return out, nil
+}
+
+// DeleteSession ends one session. Returns ENotFound.
+func (s *SessionService) DeleteSession(ctx context.Context, id string) error {
+	sid, ok := parseID(id)
+	if !ok {
+		return foyer.Errorf(foyer.ENotFound, "Session not found.")
+	}
+	tag, err := s.db.pool.Exec(ctx, `DELETE FROM sessions WHERE id = $1`, sid)
+	if err != nil {
+		return translate("delete session", err)
+	}
+	return expectOne(tag, "Session not found.")
+}
