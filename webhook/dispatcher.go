@@ -274,38 +274,52 @@ func (d *Dispatcher) sendAll(ctx context.Context, r *round, cds []*foyer.Claimed
 // whether the delivery succeeded; an error means the outcome could not be
 // recorded, or ctx ended before an answer came.
 func (d *Dispatcher) deliver(ctx context.Context, r *round, cd *foyer.ClaimedDelivery) (bool, error) {
-	dl, w := cd.Delivery, cd.Webhook
 	var a foyer.DeliveryAttempt
-	switch {
-	case w == nil || !w.Enabled || r.isDisabled(w.ID):
-		a = foyer.DeliveryAttempt{Status: foyer.DeliveryFailed, Error: "not sent: the endpoint is disabled"}
-	case cd.Event == nil:
-		a = foyer.DeliveryAttempt{Status: foyer.DeliveryFailed, Error: "not sent: the event no longer exists"}
-	default:
-		res := d.send(ctx, r.client, cd)
-		if res.statusCode == 0 && ctx.Err() != nil {
+	if cd.Webhook != nil && r.isDisabled(cd.Webhook.ID) {
+		a = foyer.DeliveryAttempt{Status: foyer.DeliveryFailed, Error: notSentDisabled}
+	} else {
+		var ok bool
+		if a, ok = d.attempt(ctx, r.client, cd); !ok {
 			// Stopping: the failure is ours, not the endpoint's, so no
 			// attempt is recorded and the claim is left to lapse.
 			return false, ctx.Err()
 		}
-		a = d.outcome(dl, w, res, d.now())
 	}
 	d.log(ctx, cd, a)
-	if a.DisableWebhook != "" && w != nil {
-		r.disable(w.ID)
+	if a.DisableWebhook != "" {
+		r.disable(cd.Webhook.ID)
 	}
 	// The outcome is recorded even if ctx has just ended: forgetting a
 	// success would send the delivery again.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if err := d.Deliveries.RecordAttempt(rctx, dl.ID, a); err != nil {
+	if err := d.Deliveries.RecordAttempt(rctx, cd.Delivery.ID, a); err != nil {
 		if foyer.ErrorCode(err) == foyer.ENotFound {
 			// The endpoint was deleted with its deliveries meanwhile.
 			return false, nil
 		}
-		return false, fmt.Errorf("record attempt of delivery %s: %w", dl.ID, err)
+		return false, fmt.Errorf("record attempt of delivery %s: %w", cd.Delivery.ID, err)
 	}
 	return a.Status == foyer.DeliverySucceeded, nil
+}
+
+const notSentDisabled = "not sent: the endpoint is disabled"
+
+// attempt makes one attempt at cd, unless its endpoint is disabled or its
+// event gone, and decides the outcome. It reports false, and no outcome,
+// when ctx ended before an answer came.
+func (d *Dispatcher) attempt(ctx context.Context, client *http.Client, cd *foyer.ClaimedDelivery) (foyer.DeliveryAttempt, bool) {
+	switch {
+	case cd.Webhook == nil || !cd.Webhook.Enabled:
+		return foyer.DeliveryAttempt{Status: foyer.DeliveryFailed, Error: notSentDisabled}, true
+	case cd.Event == nil:
+		return foyer.DeliveryAttempt{Status: foyer.DeliveryFailed, Error: "not sent: the event no longer exists"}, true
+	}
+	res := d.send(ctx, client, cd)
+	if res.statusCode == 0 && ctx.Err() != nil {
+		return foyer.DeliveryAttempt{}, false
+	}
+	return d.outcome(cd.Delivery, cd.Webhook, res, d.now()), true
 }
 
 func (d *Dispatcher) log(ctx context.Context, cd *foyer.ClaimedDelivery, a foyer.DeliveryAttempt) {
