@@ -1,6 +1,7 @@
 // Package token owns Foyer's token signing keys and the JSON Web Tokens
 // signed with them: it creates, encrypts, rotates and retires keys, signs
-// and verifies tokens, and publishes the public keys as a JSON Web Key Set.
+// and verifies tokens, and publishes the public keys as a JSON Web Key Set;
+// JWKSVerifier verifies the same tokens in another process from that set.
 // It imports the root package and go-jose only; it must not import any
 // storage, HTTP or other Foyer subpackage (keys reach it through
 // foyer.SigningKeyService).
@@ -21,7 +22,8 @@
 // x5c) are refused; "iss", "aud", "exp", "typ" and, except for vended
 // tokens, "sub" are required and checked. Revocation by the per-user epoch
 // ("ep") is checked by callers against the database, because database
-// state beats claims.
+// state beats claims. Keyring.Verify and JWKSVerifier.Verify share one
+// implementation of these rules.
 package token
 
 import (
@@ -250,30 +252,54 @@ var (
 )
 
 func (k *Keyring) verify(ctx context.Context, raw, typ string) (*Claims, error) {
-	if typ == "" {
-		return nil, errType
-	}
-	if len(raw) > maxTokenSize {
-		return nil, errMalformed
-	}
-	header, rest, ok := strings.Cut(raw, ".")
-	if !ok {
-		return nil, errMalformed
-	}
-	payload, sig, ok := strings.Cut(rest, ".")
-	if !ok || !canonical(header) || !canonical(payload) || !canonical(sig) {
-		return nil, errMalformed
-	}
-	kid, alg, err := parseHeader(header)
+	kid, alg, err := parseCompact(raw, typ)
 	if err != nil {
 		return nil, err
 	}
-
 	key, err := k.lookup(ctx, kid)
 	if err != nil {
 		return nil, err
 	}
-	now := k.cfg.Now()
+	return verifyWithKey(raw, alg, typ, key, pinned{issuer: k.cfg.Issuer, audience: k.cfg.Audience}, k.cfg.Now())
+}
+
+// pinned are the claim values a verifier insists on.
+type pinned struct {
+	issuer   string // "iss" must equal it
+	audience string // "aud" must contain it
+}
+
+// parseCompact does the checks that need no key: a type is expected, raw
+// is a compact JWS of bounded size whose three segments are canonical
+// base64url, and its protected header holds only "alg", "kid" and "typ".
+// It returns the header's kid and alg.
+func parseCompact(raw, typ string) (kid, alg string, err error) {
+	if typ == "" {
+		return "", "", errType
+	}
+	if len(raw) > maxTokenSize {
+		return "", "", errMalformed
+	}
+	header, rest, ok := strings.Cut(raw, ".")
+	if !ok {
+		return "", "", errMalformed
+	}
+	payload, sig, ok := strings.Cut(rest, ".")
+	if !ok || !canonical(header) || !canonical(payload) || !canonical(sig) {
+		return "", "", errMalformed
+	}
+	return parseHeader(header)
+}
+
+// verifyWithKey checks raw, whose header parseCompact read as alg, against
+// key, the key its kid names, and returns its claims. It is the one
+// implementation of the pinned rules (DESIGN §2.5), shared by Keyring and
+// JWKSVerifier: the key must not be retired past its grace at now, alg
+// must be the key's one algorithm, the signature must verify, "iss" and
+// "aud" must match want, "exp" must be after now, "nbf" and "iat" not more
+// than clockSkew after it, "typ" must be typ and, unless typ is
+// TypeVended, "sub" must be set.
+func verifyWithKey(raw, alg, typ string, key *verifyKey, want pinned, now time.Time) (*Claims, error) {
 	if !key.until.IsZero() && !now.Before(key.until) {
 		return nil, errKeyRetired
 	}
@@ -294,10 +320,10 @@ func (k *Keyring) verify(ctx context.Context, raw, typ string) (*Claims, error) 
 		return nil, err
 	}
 
-	if c.Issuer != k.cfg.Issuer {
+	if c.Issuer != want.issuer {
 		return nil, errIssuer
 	}
-	if !jwt.Audience(c.Audience).Contains(k.cfg.Audience) {
+	if !jwt.Audience(c.Audience).Contains(want.audience) {
 		return nil, errAudience
 	}
 	if c.Expiry.IsZero() {
