@@ -282,8 +282,19 @@ type receiver struct {
 
 func newReceiver(t *testing.T, respond func(w http.ResponseWriter, r *http.Request, n int)) *receiver {
 	t.Helper()
+	return newReceiverAt(t, "127.0.0.1:0", respond)
+}
+
+// newReceiverAt starts a receiver listening on addr, which may be the
+// address of one that was down.
+func newReceiverAt(t *testing.T, addr string, respond func(w http.ResponseWriter, r *http.Request, n int)) *receiver {
+	t.Helper()
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("listen on %s: %v", addr, err)
+	}
 	rc := &receiver{respond: respond}
-	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	rc.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		rc.mu.Lock()
 		n := len(rc.reqs)
@@ -293,6 +304,9 @@ func newReceiver(t *testing.T, respond func(w http.ResponseWriter, r *http.Reque
 			rc.respond(w, r, n)
 		}
 	}))
+	rc.Server.Listener.Close()
+	rc.Server.Listener = l
+	rc.Start()
 	t.Cleanup(rc.Close)
 	return rc
 }
