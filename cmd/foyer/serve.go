@@ -18,6 +18,7 @@ import (
 	"github.com/foyerhq/foyer"
 	foyerhttp "github.com/foyerhq/foyer/http"
 	"github.com/foyerhq/foyer/mail"
+	"github.com/foyerhq/foyer/reaper"
 	"github.com/foyerhq/foyer/token"
 )
 
@@ -193,49 +194,44 @@ func httpConfig(c Config, publicURL *url.URL, audience string) foyerhttp.Config 
 	}
 }
 
-// start serves HTTP and starts the background loops: the mail worker, the
-// keyring refresh and the reaper.
+// start serves HTTP and starts the background loops: the keyring
+// refresh, the reaper and the mail worker.
 func (a *app) start() {
 	go func() {
 		if err := a.srv.Serve(a.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			a.serveErr <- err
 		}
 	}()
-	a.goLoop("keyring refresh", keyRefreshInterval, false, func(ctx context.Context) error {
-		return a.keyring.Refresh(ctx)
-	})
-	// The reaper also runs at start, to catch up after downtime.
-	a.goLoop("reaper", a.cfg.ReaperInterval, true, func(ctx context.Context) error {
-		n, err := reapOnce(ctx, a.store.Reaps, time.Now(), a.cfg.ReaperRetention)
-		if n > 0 {
-			a.logger.InfoContext(ctx, "reaped anonymous users", slog.Int("count", n), slog.Duration("retention", a.cfg.ReaperRetention))
+	a.wg.Go(func() {
+		t := time.NewTicker(keyRefreshInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-a.bg.Done():
+				return
+			case <-t.C:
+			}
+			if err := a.keyring.Refresh(a.bg); err != nil && !errors.Is(err, context.Canceled) {
+				a.logger.Error("refresh signing keys", slog.Any("err", err))
+			}
 		}
-		return err
+	})
+	r := reaper.New(a.store.Reaps, a.logger)
+	r.Retention = a.cfg.ReaperRetention
+	r.Interval = a.cfg.ReaperInterval
+	a.wg.Go(func() {
+		// Reap once at start too, to catch up after downtime.
+		res, err := r.RunOnce(a.bg, false)
+		if err != nil && !errors.Is(err, context.Canceled) {
+			a.logger.Error("reap anonymous users", slog.Any("err", err))
+		} else if res.Deleted > 0 {
+			a.logger.Info("reaped anonymous users", slog.Int("deleted", res.Deleted), slog.Time("cutoff", res.Cutoff))
+		}
+		r.Run(a.bg)
 	})
 	a.wg.Go(func() {
 		if err := a.mail.Run(a.bg); err != nil {
 			a.logger.Error("mail worker stopped", slog.Any("err", err))
-		}
-	})
-}
-
-// goLoop runs f every interval (and at once if now is set) until the app
-// stops, logging its errors.
-func (a *app) goLoop(name string, interval time.Duration, now bool, f func(context.Context) error) {
-	a.wg.Go(func() {
-		t := time.NewTicker(interval)
-		defer t.Stop()
-		for first := true; ; first = false {
-			if !first || !now {
-				select {
-				case <-a.bg.Done():
-					return
-				case <-t.C:
-				}
-			}
-			if err := f(a.bg); err != nil && !errors.Is(err, context.Canceled) {
-				a.logger.ErrorContext(a.bg, name, slog.Any("err", err))
-			}
 		}
 	})
 }

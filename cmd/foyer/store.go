@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/foyerhq/foyer"
 	"github.com/foyerhq/foyer/postgres"
@@ -167,23 +166,6 @@ func writeNewFile(path string, data []byte, mode os.FileMode) error {
 		return err
 	}
 	return f.Close()
-}
-
-// reapBatch is how many users one reaper statement deletes at most.
-const reapBatch = 1000
-
-// reapOnce deletes anonymous users inactive for longer than retention in
-// batches until a batch comes back short, and reports how many it deleted.
-func reapOnce(ctx context.Context, reaps foyer.ReapService, now time.Time, retention time.Duration) (int, error) {
-	cutoff := now.Add(-retention)
-	total := 0
-	for {
-		ids, err := reaps.DeleteExpiredAnonymousUsers(ctx, cutoff, reapBatch, false)
-		total += len(ids)
-		if err != nil || len(ids) < reapBatch {
-			return total, err
-		}
-	}
 }
 
 // redactURL returns u with its password replaced, for messages and logs.
