@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"time"
 
 	"github.com/foyerhq/foyer"
 )
@@ -42,22 +43,24 @@ func (s *APIKeyService) CreateAPIKey(ctx context.Context, k *foyer.APIKey) error
 	if len(k.Hash) == 0 || k.Name == "" {
 		return foyer.Errorf(foyer.EInvalid, "An API key needs a name and a hash.")
 	}
-	tx, err := s.db.BeginTx(ctx)
+	var (
+		id  string
+		now time.Time
+	)
+	err := s.db.write(ctx, func(tx *Tx) error {
+		uid := s.db.newID(tx.now)
+		id, now = uid.String(), tx.now
+		if _, err := tx.exec(ctx, `INSERT INTO api_keys (id, name, prefix, hash, created_at) VALUES (?, ?, ?, ?, ?)`,
+			uid[:], k.Name, k.Prefix, k.Hash, ms(tx.now)); err != nil {
+			return translate("create API key", err)
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback()
-
-	id := s.db.newID(tx.now)
-	if _, err := tx.exec(ctx, `INSERT INTO api_keys (id, name, prefix, hash, created_at) VALUES (?, ?, ?, ?, ?)`,
-		id[:], k.Name, k.Prefix, k.Hash, ms(tx.now)); err != nil {
-		return translate("create API key", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return err
-	}
-	k.ID = id.String()
-	k.CreatedAt = tx.now
+	k.ID = id
+	k.CreatedAt = now
 	k.LastUsedAt = nil
 	return nil
 }
@@ -102,9 +105,11 @@ func (s *APIKeyService) DeleteAPIKey(ctx context.Context, id string) error {
 	if !ok {
 		return foyer.Errorf(foyer.ENotFound, "API key not found.")
 	}
-	res, err := s.db.exec(ctx, `DELETE FROM api_keys WHERE id = ?`, kid[:])
-	if err != nil {
-		return err
-	}
-	return expectOne(res, "API key not found.")
+	return s.db.write(ctx, func(tx *Tx) error {
+		res, err := tx.exec(ctx, `DELETE FROM api_keys WHERE id = ?`, kid[:])
+		if err != nil {
+			return translate("delete API key", err)
+		}
+		return expectOne(res, "API key not found.")
+	})
 }

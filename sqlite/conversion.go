@@ -38,54 +38,47 @@ func (s *ConversionService) RequestConversion(ctx context.Context, req foyer.Con
 	if len(req.TokenHash) == 0 || req.Token == "" {
 		return foyer.Errorf(foyer.EInvalid, "A conversion request needs a token.")
 	}
-	tx, err := s.db.BeginTx(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-
-	u, err := findUserByID(ctx, tx, uid)
-	if err != nil {
-		return err
-	}
-	if !u.Anonymous {
-		return foyer.Errorf(foyer.EConflict, "The user is already registered.")
-	}
-	if _, err := tx.exec(ctx, `INSERT INTO conversions (user_id, email, token_hash, expires_at, created_at) VALUES (?, ?, ?, ?, ?)
-ON CONFLICT (user_id) DO UPDATE SET email = excluded.email, token_hash = excluded.token_hash,
-	expires_at = excluded.expires_at, created_at = excluded.created_at`,
-		uid[:], req.Email, req.TokenHash, ms(req.ExpiresAt), ms(tx.now)); err != nil {
-		return translate("store conversion request", err)
-	}
-	if err := deleteQueuedMail(ctx, tx, uid[:], foyer.MailConversion, foyer.MailConversionExisting); err != nil {
-		return err
-	}
-	taken, err := emailTaken(ctx, tx, req.Email)
-	if err != nil {
-		return err
-	}
-	if taken {
-		err = queueMail(ctx, tx, foyer.MailConversionExisting, req.Email, uid[:], json.RawMessage(`{}`))
-	} else {
-		var data []byte
-		data, err = json.Marshal(map[string]string{"token": req.Token})
-		if err == nil {
-			err = queueMail(ctx, tx, foyer.MailConversion, req.Email, uid[:], data)
+	return s.db.write(ctx, func(tx *Tx) error {
+		u, err := findUserByID(ctx, tx, uid)
+		if err != nil {
+			return err
 		}
-	}
-	if err != nil {
-		return err
-	}
-	if _, err := tx.exec(ctx, `UPDATE users SET version = version + 1, updated_at = ? WHERE id = ?`, ms(tx.now), uid[:]); err != nil {
-		return translate("update user", err)
-	}
-	u.PendingEmail = req.Email
-	u.Version++
-	u.UpdatedAt = tx.now
-	if err := insertUserEvent(ctx, tx, foyer.EventUserConversionRequested, u, nil); err != nil {
-		return err
-	}
-	return tx.Commit()
+		if !u.Anonymous {
+			return foyer.Errorf(foyer.EConflict, "The user is already registered.")
+		}
+		if _, err := tx.exec(ctx, `INSERT INTO conversions (user_id, email, token_hash, expires_at, created_at) VALUES (?, ?, ?, ?, ?)
+	ON CONFLICT (user_id) DO UPDATE SET email = excluded.email, token_hash = excluded.token_hash,
+		expires_at = excluded.expires_at, created_at = excluded.created_at`,
+			uid[:], req.Email, req.TokenHash, ms(req.ExpiresAt), ms(tx.now)); err != nil {
+			return translate("store conversion request", err)
+		}
+		if err := deleteQueuedMail(ctx, tx, uid[:], foyer.MailConversion, foyer.MailConversionExisting); err != nil {
+			return err
+		}
+		taken, err := emailTaken(ctx, tx, req.Email)
+		if err != nil {
+			return err
+		}
+		if taken {
+			err = queueMail(ctx, tx, foyer.MailConversionExisting, req.Email, uid[:], json.RawMessage(`{}`))
+		} else {
+			var data []byte
+			data, err = json.Marshal(map[string]string{"token": req.Token})
+			if err == nil {
+				err = queueMail(ctx, tx, foyer.MailConversion, req.Email, uid[:], data)
+			}
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tx.exec(ctx, `UPDATE users SET version = version + 1, updated_at = ? WHERE id = ?`, ms(tx.now), uid[:]); err != nil {
+			return translate("update user", err)
+		}
+		u.PendingEmail = req.Email
+		u.Version++
+		u.UpdatedAt = tx.now
+		return insertUserEvent(ctx, tx, foyer.EventUserConversionRequested, u, nil)
+	})
 }
 
 // emailTaken reports whether an account has email as its login identifier.
@@ -110,42 +103,37 @@ func (s *ConversionService) CompleteConversion(ctx context.Context, tokenHash []
 	if passwordHash == "" {
 		return nil, foyer.Errorf(foyer.EInvalid, "A password is required.")
 	}
-	tx, err := s.db.BeginTx(ctx)
+	var u *foyer.User
+	err := s.db.write(ctx, func(tx *Tx) error {
+		var (
+			userID  []byte
+			email   string
+			expires int64
+		)
+		err := tx.queryRow(ctx, `SELECT user_id, email, expires_at FROM conversions WHERE token_hash = ?`, tokenHash).Scan(&userID, &email, &expires)
+		if errors.Is(err, sql.ErrNoRows) {
+			return foyer.Errorf(foyer.ETokenInvalid, "The link is not valid.")
+		}
+		if err != nil {
+			return translate("find conversion request", err)
+		}
+		if expires <= ms(tx.now) {
+			return foyer.Errorf(foyer.ETokenInvalid, "The link is not valid.")
+		}
+		uid, ok := parseID(idString(userID))
+		if !ok {
+			return foyer.Errorf(foyer.ETokenInvalid, "The link is not valid.")
+		}
+		u, err = findUserByID(ctx, tx, uid)
+		if err != nil {
+			return err
+		}
+		if !u.Anonymous {
+			return foyer.Errorf(foyer.ETokenInvalid, "The link is not valid.")
+		}
+		return convertUser(ctx, tx, u, email, passwordHash)
+	})
 	if err != nil {
-		return nil, err
-	}
-	defer tx.Rollback()
-
-	var (
-		userID  []byte
-		email   string
-		expires int64
-	)
-	err = tx.queryRow(ctx, `SELECT user_id, email, expires_at FROM conversions WHERE token_hash = ?`, tokenHash).Scan(&userID, &email, &expires)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, foyer.Errorf(foyer.ETokenInvalid, "The link is not valid.")
-	}
-	if err != nil {
-		return nil, translate("find conversion request", err)
-	}
-	if expires <= ms(tx.now) {
-		return nil, foyer.Errorf(foyer.ETokenInvalid, "The link is not valid.")
-	}
-	uid, ok := parseID(idString(userID))
-	if !ok {
-		return nil, foyer.Errorf(foyer.ETokenInvalid, "The link is not valid.")
-	}
-	u, err := findUserByID(ctx, tx, uid)
-	if err != nil {
-		return nil, err
-	}
-	if !u.Anonymous {
-		return nil, foyer.Errorf(foyer.ETokenInvalid, "The link is not valid.")
-	}
-	if err := convertUser(ctx, tx, u, email, passwordHash); err != nil {
-		return nil, err
-	}
-	if err := tx.Commit(); err != nil {
 		return nil, err
 	}
 	return u, nil
@@ -163,23 +151,19 @@ func (s *ConversionService) ConvertUser(ctx context.Context, id, email string) (
 	if err := checkEmail(email); err != nil {
 		return nil, err
 	}
-	tx, err := s.db.BeginTx(ctx)
+	var u *foyer.User
+	err := s.db.write(ctx, func(tx *Tx) error {
+		var err error
+		u, err = findUserByID(ctx, tx, uid)
+		if err != nil {
+			return err
+		}
+		if !u.Anonymous {
+			return foyer.Errorf(foyer.EConflict, "The user is already registered.")
+		}
+		return convertUser(ctx, tx, u, email, "")
+	})
 	if err != nil {
-		return nil, err
-	}
-	defer tx.Rollback()
-
-	u, err := findUserByID(ctx, tx, uid)
-	if err != nil {
-		return nil, err
-	}
-	if !u.Anonymous {
-		return nil, foyer.Errorf(foyer.EConflict, "The user is already registered.")
-	}
-	if err := convertUser(ctx, tx, u, email, ""); err != nil {
-		return nil, err
-	}
-	if err := tx.Commit(); err != nil {
 		return nil, err
 	}
 	return u, nil

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 
+	"github.com/google/uuid"
+
 	"github.com/foyerhq/foyer"
 )
 
@@ -50,36 +52,29 @@ func (s *CredentialService) RequestPasswordReset(ctx context.Context, req foyer.
 	if len(req.TokenHash) == 0 || req.Token == "" {
 		return foyer.Errorf(foyer.EInvalid, "A password reset request needs a token.")
 	}
-	tx, err := s.db.BeginTx(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-
-	u, _, err := findRegistered(ctx, tx, req.Email)
-	if foyer.ErrorCode(err) == foyer.ENotFound {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	uid, _ := parseID(u.ID)
-	if _, err := tx.exec(ctx, `INSERT INTO password_resets (user_id, token_hash, expires_at, created_at) VALUES (?, ?, ?, ?)
+	return s.db.write(ctx, func(tx *Tx) error {
+		u, _, err := findRegistered(ctx, tx, req.Email)
+		if foyer.ErrorCode(err) == foyer.ENotFound {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		uid, _ := parseID(u.ID)
+		if _, err := tx.exec(ctx, `INSERT INTO password_resets (user_id, token_hash, expires_at, created_at) VALUES (?, ?, ?, ?)
 ON CONFLICT (user_id) DO UPDATE SET token_hash = excluded.token_hash, expires_at = excluded.expires_at,
 	created_at = excluded.created_at`, uid[:], req.TokenHash, ms(req.ExpiresAt), ms(tx.now)); err != nil {
-		return translate("store password reset", err)
-	}
-	if err := deleteQueuedMail(ctx, tx, uid[:], foyer.MailPasswordReset); err != nil {
-		return err
-	}
-	data, err := json.Marshal(map[string]string{"token": req.Token})
-	if err != nil {
-		return err
-	}
-	if err := queueMail(ctx, tx, foyer.MailPasswordReset, req.Email, uid[:], data); err != nil {
-		return err
-	}
-	return tx.Commit()
+			return translate("store password reset", err)
+		}
+		if err := deleteQueuedMail(ctx, tx, uid[:], foyer.MailPasswordReset); err != nil {
+			return err
+		}
+		data, err := json.Marshal(map[string]string{"token": req.Token})
+		if err != nil {
+			return err
+		}
+		return queueMail(ctx, tx, foyer.MailPasswordReset, req.Email, uid[:], data)
+	})
 }
 
 // ResetPassword redeems a reset link: sets passwordHash, increases Epoch
@@ -90,51 +85,48 @@ func (s *CredentialService) ResetPassword(ctx context.Context, tokenHash []byte,
 	if passwordHash == "" {
 		return nil, foyer.Errorf(foyer.EInvalid, "A password is required.")
 	}
-	tx, err := s.db.BeginTx(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer tx.Rollback()
-
-	var (
-		userID  []byte
-		expires int64
-	)
-	err = tx.queryRow(ctx, `SELECT user_id, expires_at FROM password_resets WHERE token_hash = ?`, tokenHash).Scan(&userID, &expires)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, foyer.Errorf(foyer.ETokenInvalid, "The link is not valid.")
-	}
-	if err != nil {
-		return nil, translate("find password reset", err)
-	}
-	if expires <= ms(tx.now) {
-		return nil, foyer.Errorf(foyer.ETokenInvalid, "The link is not valid.")
-	}
-	res, err := tx.exec(ctx, `UPDATE users SET password_hash = ?, epoch = epoch + 1, version = version + 1, updated_at = ?
+	var u *foyer.User
+	err := s.db.write(ctx, func(tx *Tx) error {
+		var (
+			userID  []byte
+			expires int64
+		)
+		err := tx.queryRow(ctx, `SELECT user_id, expires_at FROM password_resets WHERE token_hash = ?`, tokenHash).Scan(&userID, &expires)
+		if errors.Is(err, sql.ErrNoRows) {
+			return foyer.Errorf(foyer.ETokenInvalid, "The link is not valid.")
+		}
+		if err != nil {
+			return translate("find password reset", err)
+		}
+		if expires <= ms(tx.now) {
+			return foyer.Errorf(foyer.ETokenInvalid, "The link is not valid.")
+		}
+		res, err := tx.exec(ctx, `UPDATE users SET password_hash = ?, epoch = epoch + 1, version = version + 1, updated_at = ?
 WHERE id = ? AND anonymous = 0`, passwordHash, ms(tx.now), userID)
+		if err != nil {
+			return translate("reset password", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return translate("reset password", err)
+		} else if n == 0 {
+			return foyer.Errorf(foyer.ETokenInvalid, "The link is not valid.")
+		}
+		if _, err := tx.exec(ctx, `DELETE FROM sessions WHERE user_id = ?`, userID); err != nil {
+			return translate("delete sessions", err)
+		}
+		if _, err := tx.exec(ctx, `DELETE FROM password_resets WHERE user_id = ?`, userID); err != nil {
+			return translate("delete password resets", err)
+		}
+		uid, err := uuid.FromBytes(userID)
+		if err != nil {
+			return translate("reset password", err)
+		}
+		if u, err = findUserByID(ctx, tx, uid); err != nil {
+			return err
+		}
+		return insertUserEvent(ctx, tx, foyer.EventUserPasswordReset, u, nil)
+	})
 	if err != nil {
-		return nil, translate("reset password", err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return nil, translate("reset password", err)
-	} else if n == 0 {
-		return nil, foyer.Errorf(foyer.ETokenInvalid, "The link is not valid.")
-	}
-	if _, err := tx.exec(ctx, `DELETE FROM sessions WHERE user_id = ?`, userID); err != nil {
-		return nil, translate("delete sessions", err)
-	}
-	if _, err := tx.exec(ctx, `DELETE FROM password_resets WHERE user_id = ?`, userID); err != nil {
-		return nil, translate("delete password resets", err)
-	}
-	uid, _ := parseID(idString(userID))
-	u, err := findUserByID(ctx, tx, uid)
-	if err != nil {
-		return nil, err
-	}
-	if err := insertUserEvent(ctx, tx, foyer.EventUserPasswordReset, u, nil); err != nil {
-		return nil, err
-	}
-	if err := tx.Commit(); err != nil {
 		return nil, err
 	}
 	return u, nil
@@ -149,21 +141,14 @@ func (s *CredentialService) RecordLoginFailure(ctx context.Context, email string
 	} else if err != nil {
 		return err
 	}
-	tx, err := s.db.BeginTx(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-
-	u, _, err := findRegistered(ctx, tx, email)
-	if foyer.ErrorCode(err) == foyer.ENotFound {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if err := insertUserEvent(ctx, tx, foyer.EventUserLoginFailed, u, nil); err != nil {
-		return err
-	}
-	return tx.Commit()
+	return s.db.write(ctx, func(tx *Tx) error {
+		u, _, err := findRegistered(ctx, tx, email)
+		if foyer.ErrorCode(err) == foyer.ENotFound {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return insertUserEvent(ctx, tx, foyer.EventUserLoginFailed, u, nil)
+	})
 }

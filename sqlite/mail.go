@@ -82,32 +82,28 @@ func (s *MailService) ClaimMail(ctx context.Context, now time.Time, lease time.D
 	if limit <= 0 {
 		return []*foyer.Mail{}, nil
 	}
-	tx, err := s.db.BeginTx(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer tx.Rollback()
-
-	rows, err := tx.query(ctx, `UPDATE mail SET attempts = attempts + 1, next_attempt_at = ?
+	claimed := []*foyer.Mail{}
+	err := s.db.write(ctx, func(tx *Tx) error {
+		rows, err := tx.query(ctx, `UPDATE mail SET attempts = attempts + 1, next_attempt_at = ?
 WHERE id IN (SELECT id FROM mail WHERE sent_at IS NULL AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?)
 RETURNING `+mailColumns, ms(now.Add(lease)), ms(now), limit)
-	if err != nil {
-		return nil, translate("claim mail", err)
-	}
-	defer rows.Close()
-	claimed := []*foyer.Mail{}
-	for rows.Next() {
-		m, err := scanMail(rows)
 		if err != nil {
-			return nil, translate("claim mail", err)
+			return translate("claim mail", err)
 		}
-		claimed = append(claimed, m)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, translate("claim mail", err)
-	}
-	rows.Close()
-	if err := tx.Commit(); err != nil {
+		defer rows.Close()
+		for rows.Next() {
+			m, err := scanMail(rows)
+			if err != nil {
+				return translate("claim mail", err)
+			}
+			claimed = append(claimed, m)
+		}
+		if err := rows.Err(); err != nil {
+			return translate("claim mail", err)
+		}
+		return translate("claim mail", rows.Close())
+	})
+	if err != nil {
 		return nil, err
 	}
 	slices.SortFunc(claimed, func(a, b *foyer.Mail) int { return strings.Compare(a.ID, b.ID) })
@@ -120,11 +116,13 @@ func (s *MailService) MarkMailSent(ctx context.Context, id string) error {
 	if !ok {
 		return foyer.Errorf(foyer.ENotFound, "Mail not found.")
 	}
-	res, err := s.db.exec(ctx, `UPDATE mail SET sent_at = ? WHERE id = ?`, ms(s.db.now()), mid[:])
-	if err != nil {
-		return err
-	}
-	return expectOne(res, "Mail not found.")
+	return s.db.write(ctx, func(tx *Tx) error {
+		res, err := tx.exec(ctx, `UPDATE mail SET sent_at = ? WHERE id = ?`, ms(tx.now), mid[:])
+		if err != nil {
+			return translate("mark mail sent", err)
+		}
+		return expectOne(res, "Mail not found.")
+	})
 }
 
 // MarkMailFailed records a failed attempt: the reason and when to retry.
@@ -134,11 +132,13 @@ func (s *MailService) MarkMailFailed(ctx context.Context, id string, next time.T
 	if !ok {
 		return foyer.Errorf(foyer.ENotFound, "Mail not found.")
 	}
-	res, err := s.db.exec(ctx, `UPDATE mail SET next_attempt_at = ?, last_error = ? WHERE id = ?`, ms(next), reason, mid[:])
-	if err != nil {
-		return err
-	}
-	return expectOne(res, "Mail not found.")
+	return s.db.write(ctx, func(tx *Tx) error {
+		res, err := tx.exec(ctx, `UPDATE mail SET next_attempt_at = ?, last_error = ? WHERE id = ?`, ms(next), reason, mid[:])
+		if err != nil {
+			return translate("mark mail failed", err)
+		}
+		return expectOne(res, "Mail not found.")
+	})
 }
 
 // FindMail returns up to limit of the newest messages, newest first,

@@ -33,48 +33,42 @@ func (s *MergeService) MergeUsers(ctx context.Context, from, into string, policy
 	if policy != "" && !policy.Valid() {
 		return nil, foyer.Errorf(foyer.EInvalid, "Unknown merge policy %q.", policy)
 	}
-	tx, err := s.db.BeginTx(ctx)
+	var u *foyer.User
+	err := s.db.write(ctx, func(tx *Tx) error {
+		f, err := findUserByID(ctx, tx, fid)
+		if err != nil {
+			return err
+		}
+		if u, err = findUserByID(ctx, tx, iid); err != nil {
+			return err
+		}
+		if !f.Anonymous {
+			return foyer.Errorf(foyer.EConflict, "Only an anonymous user can be merged into another.")
+		}
+		if u.Anonymous {
+			return foyer.Errorf(foyer.EConflict, "An anonymous user cannot receive a merge.")
+		}
+		data, err := foyer.MergeData(u.Data, f.Data, policy)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.exec(ctx, `UPDATE users SET data = ?, version = version + 1, updated_at = ? WHERE id = ?`,
+			encodeData(data), ms(tx.now), iid[:]); err != nil {
+			return translate("merge data", err)
+		}
+		if _, err := tx.exec(ctx, `DELETE FROM users WHERE id = ?`, fid[:]); err != nil {
+			return translate("delete merged user", err)
+		}
+		if _, err := tx.exec(ctx, `INSERT INTO aliases (from_id, into_id, created_at) VALUES (?, ?, ?)`,
+			fid[:], iid[:], ms(tx.now)); err != nil {
+			return translate("record alias", err)
+		}
+		u.Data = data
+		u.Version++
+		u.UpdatedAt = tx.now
+		return insertUserEvent(ctx, tx, foyer.EventUserMerged, u, map[string]any{"from": f.ID, "into": u.ID})
+	})
 	if err != nil {
-		return nil, err
-	}
-	defer tx.Rollback()
-
-	f, err := findUserByID(ctx, tx, fid)
-	if err != nil {
-		return nil, err
-	}
-	u, err := findUserByID(ctx, tx, iid)
-	if err != nil {
-		return nil, err
-	}
-	if !f.Anonymous {
-		return nil, foyer.Errorf(foyer.EConflict, "Only an anonymous user can be merged into another.")
-	}
-	if u.Anonymous {
-		return nil, foyer.Errorf(foyer.EConflict, "An anonymous user cannot receive a merge.")
-	}
-	data, err := foyer.MergeData(u.Data, f.Data, policy)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := tx.exec(ctx, `UPDATE users SET data = ?, version = version + 1, updated_at = ? WHERE id = ?`,
-		encodeData(data), ms(tx.now), iid[:]); err != nil {
-		return nil, translate("merge data", err)
-	}
-	if _, err := tx.exec(ctx, `DELETE FROM users WHERE id = ?`, fid[:]); err != nil {
-		return nil, translate("delete merged user", err)
-	}
-	if _, err := tx.exec(ctx, `INSERT INTO aliases (from_id, into_id, created_at) VALUES (?, ?, ?)`,
-		fid[:], iid[:], ms(tx.now)); err != nil {
-		return nil, translate("record alias", err)
-	}
-	u.Data = data
-	u.Version++
-	u.UpdatedAt = tx.now
-	if err := insertUserEvent(ctx, tx, foyer.EventUserMerged, u, map[string]any{"from": f.ID, "into": u.ID}); err != nil {
-		return nil, err
-	}
-	if err := tx.Commit(); err != nil {
 		return nil, err
 	}
 	return u, nil

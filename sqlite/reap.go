@@ -60,43 +60,43 @@ func (s *ReapService) DeleteExpiredAnonymousUsers(ctx context.Context, cutoff ti
 		return ids, nil
 	}
 
-	tx, err := s.db.BeginTx(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer tx.Rollback()
-
-	rows, err := tx.query(ctx, `DELETE FROM users WHERE id IN (`+staleUsers+`) RETURNING id`, ceilMs(cutoff), ms(tx.now), limit)
-	if err != nil {
-		return nil, translate("reap users", err)
-	}
-	var deleted []uuid.UUID
-	for rows.Next() {
-		var id []byte
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, translate("reap users", err)
-		}
-		uid, err := uuid.FromBytes(id)
+	err := s.db.write(ctx, func(tx *Tx) error {
+		rows, err := tx.query(ctx, `DELETE FROM users WHERE id IN (`+staleUsers+`) RETURNING id`, ceilMs(cutoff), ms(tx.now), limit)
 		if err != nil {
-			rows.Close()
-			return nil, translate("reap users", err)
+			return translate("reap users", err)
 		}
-		deleted = append(deleted, uid)
-	}
-	if err := rows.Close(); err != nil {
-		return nil, translate("reap users", err)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, translate("reap users", err)
-	}
-	for _, id := range deleted {
-		if err := recordDeleted(ctx, tx, id, foyer.DeleteReasonReaped); err != nil {
-			return nil, err
+		var deleted []uuid.UUID
+		for rows.Next() {
+			var id []byte
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return translate("reap users", err)
+			}
+			uid, err := uuid.FromBytes(id)
+			if err != nil {
+				rows.Close()
+				return translate("reap users", err)
+			}
+			deleted = append(deleted, uid)
 		}
-		ids = append(ids, id.String())
-	}
-	if err := tx.Commit(); err != nil {
+		if err := rows.Close(); err != nil {
+			return translate("reap users", err)
+		}
+		if err := rows.Err(); err != nil {
+			return translate("reap users", err)
+		}
+		for _, id := range deleted {
+			if err := recordDeleted(ctx, tx, id, foyer.DeleteReasonReaped); err != nil {
+				return err
+			}
+		}
+		ids = ids[:0]
+		for _, id := range deleted {
+			ids = append(ids, id.String())
+		}
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	return ids, nil

@@ -4,6 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/foyerhq/foyer"
 )
@@ -52,34 +55,33 @@ func (s *SessionService) CreateSession(ctx context.Context, sess *foyer.Session)
 	if len(sess.RefreshHash) == 0 {
 		return nil, foyer.Errorf(foyer.EInvalid, "A session needs a refresh token.")
 	}
-	tx, err := s.db.BeginTx(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer tx.Rollback()
-
-	u, err := findUserByID(ctx, tx, uid)
-	if err != nil {
-		return nil, err
-	}
-	if u.Anonymous {
-		return nil, foyer.Errorf(foyer.EConflict, "An anonymous user has no sessions.")
-	}
-	id := s.db.newID(tx.now)
-	if _, err := tx.exec(ctx, `INSERT INTO sessions (id, user_id, refresh_hash, created_at, last_used_at, expires_at, user_agent, ip)
+	var (
+		u   *foyer.User
+		id  uuid.UUID
+		now time.Time
+	)
+	err := s.db.write(ctx, func(tx *Tx) error {
+		var err error
+		if u, err = findUserByID(ctx, tx, uid); err != nil {
+			return err
+		}
+		if u.Anonymous {
+			return foyer.Errorf(foyer.EConflict, "An anonymous user has no sessions.")
+		}
+		id, now = s.db.newID(tx.now), tx.now
+		if _, err := tx.exec(ctx, `INSERT INTO sessions (id, user_id, refresh_hash, created_at, last_used_at, expires_at, user_agent, ip)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, id[:], uid[:], sess.RefreshHash, ms(tx.now), ms(tx.now), ms(sess.ExpiresAt),
-		nullString(sess.UserAgent), nullString(sess.IP)); err != nil {
-		return nil, translate("create session", err)
-	}
-	if err := insertUserEvent(ctx, tx, foyer.EventUserLoginSuccess, u, map[string]any{"session_id": id.String()}); err != nil {
-		return nil, err
-	}
-	if err := tx.Commit(); err != nil {
+			nullString(sess.UserAgent), nullString(sess.IP)); err != nil {
+			return translate("create session", err)
+		}
+		return insertUserEvent(ctx, tx, foyer.EventUserLoginSuccess, u, map[string]any{"session_id": id.String()})
+	})
+	if err != nil {
 		return nil, err
 	}
 	sess.ID = id.String()
 	sess.UserID = u.ID
-	sess.CreatedAt, sess.LastUsedAt = tx.now, tx.now
+	sess.CreatedAt, sess.LastUsedAt = now, now
 	sess.ExpiresAt = msTime(ms(sess.ExpiresAt))
 	return u, nil
 }
@@ -113,43 +115,42 @@ func (s *SessionService) RotateSession(ctx context.Context, oldHash, newHash []b
 	if len(oldHash) == 0 || len(newHash) == 0 {
 		return nil, nil, errSessionInvalid()
 	}
-	tx, err := s.db.BeginTx(ctx)
+	var (
+		sess *foyer.Session
+		u    *foyer.User
+	)
+	err := s.db.write(ctx, func(tx *Tx) error {
+		var err error
+		sess, err = scanSession(tx.queryRow(ctx, `SELECT `+sessionColumns+` FROM sessions s WHERE s.refresh_hash = ?`, oldHash))
+		if errors.Is(err, sql.ErrNoRows) {
+			return detectReuse(ctx, tx, oldHash)
+		}
+		if err != nil {
+			return translate("find session", err)
+		}
+		if sess.Expired(tx.now) {
+			return errSessionInvalid()
+		}
+		sid, _ := parseID(sess.ID)
+		if _, err := tx.exec(ctx, `UPDATE sessions SET previous_refresh_hash = refresh_hash, refresh_hash = ?, last_used_at = ? WHERE id = ?`,
+			newHash, ms(tx.now), sid[:]); err != nil {
+			return translate("rotate session", err)
+		}
+		sess.RefreshHash = newHash
+		sess.LastUsedAt = tx.now
+		uid, _ := parseID(sess.UserID)
+		u, err = findUserByID(ctx, tx, uid)
+		return err
+	})
 	if err != nil {
 		return nil, nil, err
 	}
-	defer tx.Rollback()
-
-	sess, err := scanSession(tx.queryRow(ctx, `SELECT `+sessionColumns+` FROM sessions s WHERE s.refresh_hash = ?`, oldHash))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil, s.detectReuse(ctx, tx, oldHash)
-	}
-	if err != nil {
-		return nil, nil, translate("find session", err)
-	}
-	if sess.Expired(tx.now) {
-		return nil, nil, errSessionInvalid()
-	}
-	sid, _ := parseID(sess.ID)
-	if _, err := tx.exec(ctx, `UPDATE sessions SET previous_refresh_hash = refresh_hash, refresh_hash = ?, last_used_at = ? WHERE id = ?`,
-		newHash, ms(tx.now), sid[:]); err != nil {
-		return nil, nil, translate("rotate session", err)
-	}
-	uid, _ := parseID(sess.UserID)
-	u, err := findUserByID(ctx, tx, uid)
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, nil, err
-	}
-	sess.RefreshHash = newHash
-	sess.LastUsedAt = tx.now
 	return sess, u, nil
 }
 
 // detectReuse deletes the session whose previous refresh token is hash, if
-// any, commits, and returns EUnauthorized either way.
-func (s *SessionService) detectReuse(ctx context.Context, tx *Tx, hash []byte) error {
+// any, and returns EUnauthorized either way; the deletion commits.
+func detectReuse(ctx context.Context, tx *Tx, hash []byte) error {
 	res, err := tx.exec(ctx, `DELETE FROM sessions WHERE previous_refresh_hash = ?`, hash)
 	if err != nil {
 		return translate("revoke reused session", err)
@@ -157,10 +158,7 @@ func (s *SessionService) detectReuse(ctx context.Context, tx *Tx, hash []byte) e
 	if n, err := res.RowsAffected(); err != nil {
 		return translate("revoke reused session", err)
 	} else if n > 0 {
-		if err := tx.Commit(); err != nil {
-			return err
-		}
-		return foyer.Errorf(foyer.EUnauthorized, "The refresh token was used before; the session is revoked.")
+		return commitAnyway(foyer.Errorf(foyer.EUnauthorized, "The refresh token was used before; the session is revoked."))
 	}
 	return errSessionInvalid()
 }
@@ -197,9 +195,11 @@ func (s *SessionService) DeleteSession(ctx context.Context, id string) error {
 	if !ok {
 		return foyer.Errorf(foyer.ENotFound, "Session not found.")
 	}
-	res, err := s.db.exec(ctx, `DELETE FROM sessions WHERE id = ?`, sid[:])
-	if err != nil {
-		return err
-	}
-	return expectOne(res, "Session not found.")
+	return s.db.write(ctx, func(tx *Tx) error {
+		res, err := tx.exec(ctx, `DELETE FROM sessions WHERE id = ?`, sid[:])
+		if err != nil {
+			return translate("delete session", err)
+		}
+		return expectOne(res, "Session not found.")
+	})
 }

@@ -26,28 +26,29 @@ func (s *SigningKeyService) CreateSigningKey(ctx context.Context, k *foyer.Signi
 	if k.Algorithm == "" || len(k.PrivateKey) == 0 || len(k.PublicKey) == 0 {
 		return foyer.Errorf(foyer.EInvalid, "A signing key needs an algorithm and both halves.")
 	}
-	tx, err := s.db.BeginTx(ctx)
+	var (
+		id  = k.ID
+		now time.Time
+	)
+	err := s.db.write(ctx, func(tx *Tx) error {
+		if id == "" {
+			id = s.db.newID(tx.now).String()
+		}
+		now = tx.now
+		if _, err := tx.exec(ctx, `UPDATE signing_keys SET retired_at = ? WHERE retired_at IS NULL`, ms(tx.now)); err != nil {
+			return translate("retire signing key", err)
+		}
+		if _, err := tx.exec(ctx, `INSERT INTO signing_keys (id, algorithm, private_key, public_key, created_at) VALUES (?, ?, ?, ?, ?)`,
+			id, k.Algorithm, k.PrivateKey, k.PublicKey, ms(tx.now)); err != nil {
+			return translate("create signing key", err)
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback()
-
-	id := k.ID
-	if id == "" {
-		id = s.db.newID(tx.now).String()
-	}
-	if _, err := tx.exec(ctx, `UPDATE signing_keys SET retired_at = ? WHERE retired_at IS NULL`, ms(tx.now)); err != nil {
-		return translate("retire signing key", err)
-	}
-	if _, err := tx.exec(ctx, `INSERT INTO signing_keys (id, algorithm, private_key, public_key, created_at) VALUES (?, ?, ?, ?, ?)`,
-		id, k.Algorithm, k.PrivateKey, k.PublicKey, ms(tx.now)); err != nil {
-		return translate("create signing key", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return err
-	}
 	k.ID = id
-	k.CreatedAt = tx.now
+	k.CreatedAt = now
 	k.RetiredAt = nil
 	return nil
 }
@@ -84,13 +85,17 @@ ORDER BY retired_at IS NULL DESC, created_at DESC, retired_at DESC, id DESC`)
 // DeleteSigningKeysRetiredBefore deletes the keys retired before t and
 // reports how many it deleted. The signing key is never deleted.
 func (s *SigningKeyService) DeleteSigningKeysRetiredBefore(ctx context.Context, t time.Time) (int, error) {
-	res, err := s.db.exec(ctx, `DELETE FROM signing_keys WHERE retired_at IS NOT NULL AND retired_at < ?`, ceilMs(t))
+	var n int64
+	err := s.db.write(ctx, func(tx *Tx) error {
+		res, err := tx.exec(ctx, `DELETE FROM signing_keys WHERE retired_at IS NOT NULL AND retired_at < ?`, ceilMs(t))
+		if err != nil {
+			return translate("delete signing keys", err)
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
 	if err != nil {
 		return 0, err
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, translate("delete signing keys", err)
 	}
 	return int(n), nil
 }

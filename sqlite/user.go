@@ -139,33 +139,28 @@ func (s *UserService) CreateUser(ctx context.Context, u *foyer.User) error {
 		typ = foyer.EventUserCreated
 	}
 
-	tx, err := s.db.BeginTx(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-
-	id := s.db.newID(tx.now)
-	if _, err := tx.exec(ctx, `INSERT INTO users (id, anonymous, email, email_verified, data, created_at, updated_at, last_seen_at)
+	var created foyer.User
+	err = s.db.write(ctx, func(tx *Tx) error {
+		id := s.db.newID(tx.now)
+		if _, err := tx.exec(ctx, `INSERT INTO users (id, anonymous, email, email_verified, data, created_at, updated_at, last_seen_at)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		id[:], u.Anonymous, nullString(u.Email), u.EmailVerified, encodeData(data), ms(tx.now), ms(tx.now), ms(tx.now)); err != nil {
-		if isUnique(err) {
-			return &foyer.Error{Code: foyer.EConflict, Message: "The email belongs to another account.", Err: err}
+			id[:], u.Anonymous, nullString(u.Email), u.EmailVerified, encodeData(data), ms(tx.now), ms(tx.now), ms(tx.now)); err != nil {
+			if isUnique(err) {
+				return &foyer.Error{Code: foyer.EConflict, Message: "The email belongs to another account.", Err: err}
+			}
+			return translate("insert user", err)
 		}
-		return translate("insert user", err)
-	}
-	created := *u
-	created.ID = id.String()
-	created.Data = data
-	created.PendingEmail = ""
-	created.CreatedAt, created.UpdatedAt, created.LastSeenAt = tx.now, tx.now, tx.now
-	created.ConvertedAt = nil
-	created.Version, created.Epoch = 1, 0
-	created.HasPassword = false
-	if err := insertUserEvent(ctx, tx, typ, &created, nil); err != nil {
-		return err
-	}
-	if err := tx.Commit(); err != nil {
+		created = *u
+		created.ID = id.String()
+		created.Data = data
+		created.PendingEmail = ""
+		created.CreatedAt, created.UpdatedAt, created.LastSeenAt = tx.now, tx.now, tx.now
+		created.ConvertedAt = nil
+		created.Version, created.Epoch = 1, 0
+		created.HasPassword = false
+		return insertUserEvent(ctx, tx, typ, &created, nil)
+	})
+	if err != nil {
 		return err
 	}
 	*u = created
@@ -277,37 +272,33 @@ func (s *UserService) UpdateUser(ctx context.Context, id string, upd foyer.UserU
 		maxSize = foyer.MaxDataSize
 	}
 
-	tx, err := s.db.BeginTx(ctx)
+	var u *foyer.User
+	err := s.db.write(ctx, func(tx *Tx) error {
+		var err error
+		u, err = findUserByID(ctx, tx, uid)
+		if err != nil {
+			return err
+		}
+		if upd.IfVersion != nil && *upd.IfVersion != u.Version {
+			return foyer.Errorf(foyer.EPreconditionFailed, "The user has changed since version %d.", *upd.IfVersion)
+		}
+		data, err := foyer.MergePatch(u.Data, upd.DataPatch)
+		if err != nil {
+			return err
+		}
+		if len(data) > maxSize {
+			return foyer.Errorf(foyer.ETooLarge, "data would be larger than %d bytes.", maxSize)
+		}
+		if _, err := tx.exec(ctx, `UPDATE users SET data = ?, version = version + 1, updated_at = ? WHERE id = ?`,
+			encodeData(data), ms(tx.now), uid[:]); err != nil {
+			return translate("update user", err)
+		}
+		u.Data = data
+		u.Version++
+		u.UpdatedAt = tx.now
+		return insertUserEvent(ctx, tx, foyer.EventUserUpdated, u, nil)
+	})
 	if err != nil {
-		return nil, err
-	}
-	defer tx.Rollback()
-
-	u, err := findUserByID(ctx, tx, uid)
-	if err != nil {
-		return nil, err
-	}
-	if upd.IfVersion != nil && *upd.IfVersion != u.Version {
-		return nil, foyer.Errorf(foyer.EPreconditionFailed, "The user has changed since version %d.", *upd.IfVersion)
-	}
-	data, err := foyer.MergePatch(u.Data, upd.DataPatch)
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > maxSize {
-		return nil, foyer.Errorf(foyer.ETooLarge, "data would be larger than %d bytes.", maxSize)
-	}
-	if _, err := tx.exec(ctx, `UPDATE users SET data = ?, version = version + 1, updated_at = ? WHERE id = ?`,
-		encodeData(data), ms(tx.now), uid[:]); err != nil {
-		return nil, translate("update user", err)
-	}
-	u.Data = data
-	u.Version++
-	u.UpdatedAt = tx.now
-	if err := insertUserEvent(ctx, tx, foyer.EventUserUpdated, u, nil); err != nil {
-		return nil, err
-	}
-	if err := tx.Commit(); err != nil {
 		return nil, err
 	}
 	return u, nil
@@ -324,16 +315,9 @@ func (s *UserService) DeleteUser(ctx context.Context, id, reason string) error {
 	if !ok {
 		return foyer.Errorf(foyer.ENotFound, "User not found.")
 	}
-	tx, err := s.db.BeginTx(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-
-	if err := deleteUser(ctx, tx, uid, reason); err != nil {
-		return err
-	}
-	return tx.Commit()
+	return s.db.write(ctx, func(tx *Tx) error {
+		return deleteUser(ctx, tx, uid, reason)
+	})
 }
 
 // deleteUser deletes one user as DeleteUser describes. Returns ENotFound.
@@ -397,15 +381,20 @@ func (s *UserService) TouchUser(ctx context.Context, id string, now time.Time, g
 	if seen >= threshold {
 		return false, nil
 	}
-	res, err := s.db.exec(ctx, `UPDATE users SET last_seen_at = ? WHERE id = ? AND last_seen_at < ?`, ms(now), uid[:], threshold)
+	var wrote bool
+	err = s.db.write(ctx, func(tx *Tx) error {
+		res, err := tx.exec(ctx, `UPDATE users SET last_seen_at = ? WHERE id = ? AND last_seen_at < ?`, ms(now), uid[:], threshold)
+		if err != nil {
+			return translate("touch user", err)
+		}
+		n, err := res.RowsAffected()
+		wrote = n == 1
+		return err
+	})
 	if err != nil {
 		return false, err
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, translate("touch user", err)
-	}
-	return n == 1, nil
+	return wrote, nil
 }
 
 // RevokeUserTokens increases the user's Epoch and Version and deletes its
@@ -415,23 +404,19 @@ func (s *UserService) RevokeUserTokens(ctx context.Context, id string) (*foyer.U
 	if !ok {
 		return nil, foyer.Errorf(foyer.ENotFound, "User not found.")
 	}
-	tx, err := s.db.BeginTx(ctx)
+	var u *foyer.User
+	err := s.db.write(ctx, func(tx *Tx) error {
+		if err := bumpEpoch(ctx, tx, uid); err != nil {
+			return err
+		}
+		if _, err := tx.exec(ctx, `DELETE FROM sessions WHERE user_id = ?`, uid[:]); err != nil {
+			return translate("delete sessions", err)
+		}
+		var err error
+		u, err = findUserByID(ctx, tx, uid)
+		return err
+	})
 	if err != nil {
-		return nil, err
-	}
-	defer tx.Rollback()
-
-	if err := bumpEpoch(ctx, tx, uid); err != nil {
-		return nil, err
-	}
-	if _, err := tx.exec(ctx, `DELETE FROM sessions WHERE user_id = ?`, uid[:]); err != nil {
-		return nil, translate("delete sessions", err)
-	}
-	u, err := findUserByID(ctx, tx, uid)
-	if err != nil {
-		return nil, err
-	}
-	if err := tx.Commit(); err != nil {
 		return nil, err
 	}
 	return u, nil
