@@ -226,6 +226,93 @@ func TestConcurrentWrites(t *testing.T) {
 	}
 }
 
+// TestBatchIsolation checks that operations committed in one group stay
+// independent: those that fail (all but one claim of the same address)
+// leave nothing behind, and the others all commit.
+func TestBatchIsolation(t *testing.T) {
+	db, _ := openDB(t, nil)
+	users := sqlite.NewUserService(db)
+	events := sqlite.NewEventService(db)
+	const n = 64
+	var wg sync.WaitGroup
+	codes := make([]string, n)
+	for i := range n {
+		wg.Go(func() {
+			u := &foyer.User{Anonymous: true}
+			if i%2 == 0 {
+				u = &foyer.User{Email: "dup@example.com", EmailVerified: true}
+			}
+			codes[i] = foyer.ErrorCode(users.CreateUser(t.Context(), u))
+		})
+	}
+	wg.Wait()
+	var ok, conflicts int
+	for i, code := range codes {
+		switch {
+		case code == "":
+			ok++
+		case code == foyer.EConflict && i%2 == 0:
+			conflicts++
+		default:
+			t.Fatalf("operation %d: code %q", i, code)
+		}
+	}
+	if ok != n/2+1 || conflicts != n/2-1 {
+		t.Fatalf("%d committed, %d conflicts; want %d and %d", ok, conflicts, n/2+1, n/2-1)
+	}
+	anon, reg, err := db.UserCounts(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if anon != n/2 || reg != 1 {
+		t.Fatalf("UserCounts = %d, %d; want %d, 1", anon, reg, n/2)
+	}
+	evs, err := events.FindEvents(t.Context(), foyer.EventFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != n/2+1 {
+		t.Fatalf("%d events, want one per committed user (%d)", len(evs), n/2+1)
+	}
+}
+
+// TestWriteAfterCancel checks that a caller whose context is already done
+// gets its error and changes nothing.
+func TestWriteAfterCancel(t *testing.T) {
+	db, _ := openDB(t, nil)
+	users := sqlite.NewUserService(db)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := users.CreateUser(ctx, &foyer.User{Anonymous: true}); err == nil {
+		t.Fatal("CreateUser succeeded with a cancelled context")
+	}
+	anon, _, err := db.UserCounts(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if anon != 0 {
+		t.Fatalf("%d users, want 0", anon)
+	}
+}
+
+// TestCloseThenWrite checks that writes after Close fail cleanly.
+func TestCloseThenWrite(t *testing.T) {
+	db := sqlite.NewDB(filepath.Join(t.TempDir(), "foyer.db"))
+	if err := db.Open(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	err := sqlite.NewUserService(db).CreateUser(t.Context(), &foyer.User{Anonymous: true})
+	if got := foyer.ErrorCode(err); got != foyer.EUnavailable {
+		t.Fatalf("code %q, want %q (%v)", got, foyer.EUnavailable, err)
+	}
+}
+
 // usersBytes returns the bytes of the pages that the users table and its
 // indexes occupy, free space included, as reported by dbstat.
 func usersBytes(tb testing.TB, path string) int64 {
@@ -337,4 +424,39 @@ func BenchmarkUpdateUser(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkReap measures the reaper deleting stale anonymous users in
+// batches of 1,000, with their user.deleted events.
+func BenchmarkReap(b *testing.B) {
+	t0 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	now := t0
+	db, _ := openDB(b, func() time.Time { return now })
+	users := sqlite.NewUserService(db)
+	reaps := sqlite.NewReapService(db)
+	ctx := context.Background()
+	for b.Loop() {
+		b.StopTimer()
+		var wg sync.WaitGroup
+		for range 16 {
+			wg.Go(func() {
+				for range 1000 / 16 {
+					if err := users.CreateUser(ctx, &foyer.User{Anonymous: true}); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		b.StartTimer()
+		ids, err := reaps.DeleteExpiredAnonymousUsers(ctx, t0.Add(time.Hour), 1000, false)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(ids) != 1000/16*16 {
+			b.Fatalf("reaped %d", len(ids))
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*(1000/16*16)), "ns/user")
 }
