@@ -6,7 +6,6 @@ import (
 	"time"
 
 	foyer "github.com/foyerhq/foyer"
-	"github.com/foyerhq/foyer/token"
 )
 
 // anonymousResponse is the body of POST /v1/anonymous.
@@ -40,7 +39,7 @@ func (s *Server) createAnonymous(w http.ResponseWriter, r *http.Request) error {
 	sameOrigin := s.csrf.Check(r) == nil
 	now := s.now()
 
-	if cred, ok := s.visitorCredential(r); ok && (sameOrigin || !cred.cookie) && peekType(cred.raw) == token.TypeAnonymous {
+	if cred, ok := s.anonymousCredential(r); ok {
 		u, _, err := s.authenticate(ctx, cred, anonymousTypes)
 		switch code := foyer.ErrorCode(err); code {
 		case "":
@@ -55,7 +54,7 @@ func (s *Server) createAnonymous(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 
-	if ok, wait := s.limiter.allow(s.clientAddr(r), now); !ok {
+	if ok, wait := s.limits.anonymous.allow(s.clientAddr(r), now); !ok {
 		w.Header().Set("Retry-After", retryAfter(wait))
 		return foyer.Errorf(foyer.ERateLimited, "Too many anonymous users were created from this address; try again later.")
 	}

@@ -44,29 +44,69 @@ func APIKeyFromContext(ctx context.Context) *foyer.APIKey {
 	return k
 }
 
-// visitorTypes are the token types that authenticate a visitor.
-var visitorTypes = []string{token.TypeAnonymous, token.TypeAccess, token.TypeSession}
+// Token types, by what they authenticate and where they may come from.
+var (
+	// visitorTypes authenticate a visitor: anonymous or signed in.
+	visitorTypes = []string{token.TypeAnonymous, token.TypeAccess, token.TypeSession}
+	// registeredTypes authenticate a signed-in registered user; both are
+	// bound to a session.
+	registeredTypes = []string{token.TypeAccess, token.TypeSession}
+	// bearerTypes may be sent in Authorization (and Foyer-Anonymous-Token):
+	// a session token lives in its HttpOnly cookie only.
+	bearerTypes = []string{token.TypeAnonymous, token.TypeAccess}
+	// anonymousTypes are what the anonymous cookie may carry.
+	anonymousTypes = []string{token.TypeAnonymous}
+	// sessionTypes are what the session cookie may carry.
+	sessionTypes = []string{token.TypeSession}
+)
 
-// anonymousTypes are the token types the anonymous cookie may carry.
-var anonymousTypes = []string{token.TypeAnonymous}
+// AnonymousTokenHeader carries an app's anonymous token on requests whose
+// Authorization header holds another credential: POST /v1/me/merge
+// (signed in as the registered user), and POST /v1/login and
+// POST /v1/convert/complete, which take it as a bearer token too.
+const AnonymousTokenHeader = "Foyer-Anonymous-Token"
 
 // credential is a token presented by a visitor.
 type credential struct {
 	raw    string
-	cookie bool     // from a cookie rather than Authorization
+	cookie string   // the name of the cookie it came from; "" for a header
 	types  []string // the token types it may be
 }
 
 // visitorCredential returns the visitor's token: the bearer token when an
 // Authorization header is present (it wins, and a malformed one is not
-// replaced by the cookie), else the anonymous cookie.
+// replaced by a cookie), else the session cookie of a signed-in browser,
+// else the anonymous cookie.
 func (s *Server) visitorCredential(r *http.Request) (credential, bool) {
 	if h := r.Header.Get("Authorization"); h != "" {
 		raw, ok := bearer(h)
-		return credential{raw: raw, types: visitorTypes}, ok
+		return credential{raw: raw, types: bearerTypes}, ok
+	}
+	if c, err := r.Cookie(s.sessionCookieName); err == nil && c.Value != "" {
+		return credential{raw: c.Value, cookie: s.sessionCookieName, types: sessionTypes}, true
 	}
 	if c, err := r.Cookie(s.cookieName); err == nil && c.Value != "" {
-		return credential{raw: c.Value, cookie: true, types: anonymousTypes}, true
+		return credential{raw: c.Value, cookie: s.cookieName, types: anonymousTypes}, true
+	}
+	return credential{}, false
+}
+
+// anonymousCredential returns the anonymous credential a request carries
+// beside, or instead of, its main one: the Foyer-Anonymous-Token header,
+// else an anonymous bearer token, else the anonymous cookie. The cookie is
+// only read on a same-origin request, so another site can neither learn
+// nor use the visitor's anonymous account. The header may also carry an
+// access token: the caller then finds a user who is not anonymous and says
+// so. The token is not verified here.
+func (s *Server) anonymousCredential(r *http.Request) (credential, bool) {
+	if raw := strings.TrimSpace(r.Header.Get(AnonymousTokenHeader)); raw != "" {
+		return credential{raw: raw, types: bearerTypes}, true
+	}
+	if raw, ok := bearer(r.Header.Get("Authorization")); ok && peekType(raw) == token.TypeAnonymous {
+		return credential{raw: raw, types: anonymousTypes}, true
+	}
+	if c, err := r.Cookie(s.cookieName); err == nil && c.Value != "" && s.csrf.Check(r) == nil {
+		return credential{raw: c.Value, cookie: s.cookieName, types: anonymousTypes}, true
 	}
 	return credential{}, false
 }
@@ -144,26 +184,42 @@ func peekType(raw string) string {
 	return p.Typ
 }
 
-// visitor authenticates the visitor (bearer token or anonymous cookie)
-// and passes the user and claims to h through the request context (see
-// UserFromContext). Unsafe methods authenticated by the cookie must pass
-// cross-origin protection. An anonymous token older than RenewAfter is
-// replaced (cookie, or the Foyer-Token header for bearer clients), and
-// activity is recorded at most once per ActivityGranularity.
-func (s *Server) visitor(h handlerFunc) handlerFunc {
+// visitor authenticates the visitor (bearer token, session cookie or
+// anonymous cookie) and passes the user and claims to h through the
+// request context (see UserFromContext). Unsafe methods authenticated by
+// a cookie must pass cross-origin protection. An anonymous token older
+// than RenewAfter is replaced (cookie, or the Foyer-Token header for
+// bearer clients), and activity is recorded at most once per
+// ActivityGranularity.
+func (s *Server) visitor(h handlerFunc) handlerFunc { return s.authenticated(visitorTypes, h) }
+
+// registered is visitor for routes of signed-in registered users: the
+// credential must be a session cookie or an access token, both bound to a
+// live session.
+func (s *Server) registered(h handlerFunc) handlerFunc { return s.authenticated(registeredTypes, h) }
+
+// authenticated is the middleware behind visitor and registered: it
+// accepts the token types in allowed.
+func (s *Server) authenticated(allowed []string, h handlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		cred, ok := s.visitorCredential(r)
 		if !ok {
 			return errUnauthenticated
 		}
-		if cred.cookie {
+		if cred.cookie != "" {
 			if err := s.csrf.Check(r); err != nil {
 				return &foyer.Error{Code: foyer.EForbidden, Message: "Cross-origin requests may not use the cookie.", Err: err}
 			}
 		}
 		ctx := r.Context()
-		u, claims, err := s.authenticate(ctx, cred, visitorTypes)
+		u, claims, err := s.authenticate(ctx, cred, allowed)
 		if err != nil {
+			if cred.cookie == s.sessionCookieName && foyer.ErrorCode(err) == foyer.EUnauthorized {
+				// The session ended (sign-out elsewhere, password reset,
+				// revocation): drop its cookie, so the browser falls back
+				// to its anonymous cookie, if any, on the next request.
+				s.clearSessionCookie(w)
+			}
 			return err
 		}
 		now := s.now()
@@ -175,7 +231,7 @@ func (s *Server) visitor(h handlerFunc) handlerFunc {
 			if err != nil {
 				return err
 			}
-			if cred.cookie {
+			if cred.cookie != "" {
 				s.setAnonymousCookie(w, raw)
 			} else {
 				w.Header().Set("Foyer-Token", raw)
@@ -244,6 +300,55 @@ func (s *Server) setAnonymousCookie(w http.ResponseWriter, raw string) {
 func (s *Server) clearAnonymousCookie(w http.ResponseWriter) {
 	http.SetCookie(w, &http.Cookie{
 		Name:     s.cookieName,
+		Value:    "",
+		Path:     "/",
+		MaxAge:   -1,
+		HttpOnly: true,
+		Secure:   s.cookieSecure,
+		SameSite: http.SameSiteLaxMode,
+	})
+}
+
+// signUser signs a token of type typ about the user u at its current
+// epoch, bound to the session sid when it is not "".
+func (s *Server) signUser(typ string, u *foyer.User, sid string, iat, exp time.Time) (string, error) {
+	c := &token.Claims{
+		Subject:   u.ID,
+		IssuedAt:  iat.Truncate(time.Second),
+		Expiry:    exp.Truncate(time.Second),
+		Type:      typ,
+		Anonymous: u.Anonymous,
+		Epoch:     u.Epoch,
+		SessionID: sid,
+	}
+	if s.cfg.Audience != "" {
+		c.Audience = []string{s.cfg.Audience}
+	}
+	raw, err := s.deps.Keys.Sign(c)
+	if err != nil {
+		return "", &foyer.Error{Code: foyer.EInternal, Err: err}
+	}
+	return raw, nil
+}
+
+// setSessionCookie sets the session cookie of a signed-in browser to raw,
+// a session token, until expires.
+func (s *Server) setSessionCookie(w http.ResponseWriter, raw string, expires, now time.Time) {
+	http.SetCookie(w, &http.Cookie{
+		Name:     s.sessionCookieName,
+		Value:    raw,
+		Path:     "/",
+		MaxAge:   max(1, int(expires.Sub(now)/time.Second)),
+		HttpOnly: true,
+		Secure:   s.cookieSecure,
+		SameSite: http.SameSiteLaxMode,
+	})
+}
+
+// clearSessionCookie tells the browser to drop the session cookie.
+func (s *Server) clearSessionCookie(w http.ResponseWriter) {
+	http.SetCookie(w, &http.Cookie{
+		Name:     s.sessionCookieName,
 		Value:    "",
 		Path:     "/",
 		MaxAge:   -1,

@@ -10,10 +10,12 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	foyer "github.com/foyerhq/foyer"
+	"github.com/foyerhq/foyer/argon2"
 	foyerhttp "github.com/foyerhq/foyer/http"
 	"github.com/foyerhq/foyer/sqlite"
 	"github.com/foyerhq/foyer/token"
@@ -21,10 +23,15 @@ import (
 )
 
 const (
-	testIssuer   = "https://foyer.test"
-	testAudience = "foyer-test"
-	cookieName   = "__Host-foyer_anon"
+	testIssuer        = "https://foyer.test"
+	testAudience      = "foyer-test"
+	cookieName        = "__Host-foyer_anon"
+	sessionCookieName = "__Host-foyer_session"
 )
+
+// cheapPasswords keeps password hashing fast in tests; the format, the
+// salt and the checks are those of the real parameters.
+var cheapPasswords = argon2.Params{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 
 // testClock is a settable clock shared by the store, the keyring and the
 // server.
@@ -53,15 +60,20 @@ type testServer struct {
 	users       foyer.UserService
 	events      foyer.EventService
 	signingKeys foyer.SigningKeyService
+	mail        foyer.MailService
+	sessions    foyer.SessionService
 	keys        *token.Keyring
 	keyConfig   token.Config
 	clock       *testClock
 	reg         *prometheus.Registry
 	apiKey      string // secret of an API key for the server API
+	// notified counts the calls of Deps.MailNotify.
+	notified atomic.Int64
 }
 
-// setup starts a server on a fresh SQLite file. configure may change the
-// server configuration before it is built.
+// setup starts a server on a fresh SQLite file, in development mode and
+// with cheap password hashing. configure may change the server
+// configuration before it is built.
 func setup(t testing.TB, configure ...func(*foyerhttp.Config)) *testServer {
 	t.Helper()
 	ctx := t.Context()
@@ -82,6 +94,8 @@ func setup(t testing.TB, configure ...func(*foyerhttp.Config)) *testServer {
 		users:       sqlite.NewUserService(db),
 		events:      sqlite.NewEventService(db),
 		signingKeys: sqlite.NewSigningKeyService(db),
+		mail:        sqlite.NewMailService(db),
+		sessions:    sqlite.NewSessionService(db),
 		clock:       clock,
 		reg:         prometheus.NewRegistry(),
 	}
@@ -98,7 +112,7 @@ func setup(t testing.TB, configure ...func(*foyerhttp.Config)) *testServer {
 		t.Fatal(err)
 	}
 	public, _ := url.Parse(testIssuer)
-	cfg := foyerhttp.Config{PublicURL: public, Audience: testAudience, Now: clock.Now}
+	cfg := foyerhttp.Config{PublicURL: public, Audience: testAudience, Now: clock.Now, DevMode: true, PasswordParams: cheapPasswords}
 	for _, f := range configure {
 		f(&cfg)
 	}
@@ -108,13 +122,15 @@ func setup(t testing.TB, configure ...func(*foyerhttp.Config)) *testServer {
 		Conversions: sqlite.NewConversionService(db),
 		Credentials: sqlite.NewCredentialService(db),
 		Merges:      sqlite.NewMergeService(db),
-		Sessions:    sqlite.NewSessionService(db),
-		Mail:        sqlite.NewMailService(db),
+		Sessions:    ts.sessions,
+		Mail:        ts.mail,
 		Events:      ts.events,
 		APIKeys:     apiKeys,
 		Keys:        ts.keys,
 		Ping:        db.Ping,
 		UserCounts:  db.UserCounts,
+		MailNotify:  func() { ts.notified.Add(1) },
+		Render:      renderMail,
 	}
 	logger := slog.New(slog.NewTextHandler(t.Output(), nil))
 	ts.handler = foyerhttp.NewServer(cfg, deps, logger, ts.reg).Handler()

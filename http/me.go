@@ -30,7 +30,8 @@ func (s *Server) patchMe(w http.ResponseWriter, r *http.Request) error {
 }
 
 // deleteMe handles DELETE /v1/me: the visitor deletes their own account
-// and the anonymous cookie is cleared.
+// and the cookie of that account (anonymous or session) is cleared.
+// Another account's cookie in the same browser is left alone.
 func (s *Server) deleteMe(w http.ResponseWriter, r *http.Request) error {
 	u := UserFromContext(r.Context())
 	if err := s.deps.Users.DeleteUser(r.Context(), u.ID, foyer.DeleteReasonSelf); err != nil {
@@ -40,7 +41,11 @@ func (s *Server) deleteMe(w http.ResponseWriter, r *http.Request) error {
 	// to renew.
 	w.Header().Del("Set-Cookie")
 	w.Header().Del("Foyer-Token")
-	s.clearAnonymousCookie(w)
+	if u.Anonymous {
+		s.clearAnonymousCookie(w)
+	} else {
+		s.clearSessionCookie(w)
+	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

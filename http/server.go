@@ -1,14 +1,18 @@
 // Package http serves Foyer's JSON API: the visitor API (anonymous
-// sign-up and /v1/me, authenticated by the anonymous cookie or a bearer
-// token), the server API (authenticated by API keys), the JSON Web Key Set
-// and the operational endpoints (/healthz, /readyz, /metrics).
+// sign-up, /v1/me, progressive registration, sign-in, password reset and
+// merge, authenticated by the anonymous cookie, the session cookie or a
+// bearer token), the server API (authenticated by API keys), the JSON Web
+// Key Set and the operational endpoints (/healthz, /readyz, /metrics).
 //
 // It owns the transport concerns: routing, cookies, cross-origin
-// protection, the per-IP rate limit of anonymous sign-ups, JSON decoding
-// rules and the one mapping of error codes to HTTP statuses. Business rules
-// and storage stay behind the root service interfaces. It imports the root
-// package and, from the module, only token (and argon2 for passwords); it
-// must not import a storage package. Other packages import it as foyerhttp.
+// protection, the in-memory rate limits (anonymous sign-ups, conversion
+// and reset requests, failed sign-ins and failed link redemptions), link
+// tokens and password hashing, JSON decoding rules and the one mapping of
+// error codes to HTTP statuses. Business rules and storage stay behind the
+// root service interfaces. It imports the root package and, from the
+// module, only token and argon2; it must not import a storage package or
+// mail (messages are rendered through Deps.Render). Other packages import
+// it as foyerhttp.
 package http
 
 import (
@@ -16,9 +20,11 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"sync"
 	"time"
 
 	foyer "github.com/foyerhq/foyer"
+	"github.com/foyerhq/foyer/argon2"
 	"github.com/foyerhq/foyer/token"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -77,8 +83,13 @@ type Config struct {
 	// MergePolicy decides which data wins when an anonymous account is
 	// merged into a registered one (default registered_wins).
 	MergePolicy foyer.MergePolicy
-	// DevMode enables development conveniences; never set in production.
+	// DevMode enables development conveniences, such as the development
+	// mailbox GET /v1/dev/mail; never set in production.
 	DevMode bool
+	// PasswordParams are the argon2id parameters of new password hashes;
+	// the zero value means argon2.DefaultParams. Stored hashes keep the
+	// parameters they were made with.
+	PasswordParams argon2.Params
 
 	// Now is the clock (default time.Now). It should be the clock the
 	// keyring and the store use.
@@ -121,6 +132,9 @@ func (c Config) withDefaults() Config {
 	if c.MergePolicy == "" {
 		c.MergePolicy = foyer.MergeRegisteredWins
 	}
+	if c.PasswordParams == (argon2.Params{}) {
+		c.PasswordParams = argon2.DefaultParams
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -128,7 +142,8 @@ func (c Config) withDefaults() Config {
 }
 
 // Deps are the services the server calls. Users, APIKeys, Events and Keys
-// are required; the others serve routes that need them.
+// are required by every server; Conversions, Credentials, Merges, Sessions
+// and Mail by the registration, sign-in, password and merge routes.
 type Deps struct {
 	Users       foyer.UserService
 	Conversions foyer.ConversionService
@@ -145,8 +160,13 @@ type Deps struct {
 	// UserCounts reports the number of anonymous and registered users for
 	// the foyer_users gauge, at scrape time; nil leaves the gauge out.
 	UserCounts func(ctx context.Context) (anonymous, registered int64, err error)
-	// MailNotify wakes the mail worker after a request queued mail.
+	// MailNotify wakes the mail worker after a request queued mail; nil
+	// leaves the worker to its own schedule.
 	MailNotify func()
+	// Render renders a queued message into its subject, text and HTML
+	// (the mail package's Templates.Render), for the development mailbox;
+	// nil lists messages without their content.
+	Render func(m *foyer.Mail) (subject, text, html string, err error)
 	// Gatherer serves /metrics. When nil, the Registerer given to
 	// NewServer is used if it is also a Gatherer (a *prometheus.Registry
 	// is); otherwise /metrics is not served.
@@ -161,12 +181,19 @@ type Server struct {
 	mux     *http.ServeMux
 	handler http.Handler
 	metrics *metrics
-	limiter *rateLimiter
+	limits  *limits
 	csrf    *http.CrossOriginProtection
 
-	// cookieSecure and cookieName follow from PublicURL.
-	cookieSecure bool
-	cookieName   string
+	// dummyHash is a password hash of the configured cost that matches no
+	// password: sign-ins for unknown accounts verify against it, so that
+	// timing does not tell which addresses have an account.
+	dummyHash func() string
+
+	// cookieSecure, cookieName (the anonymous cookie) and
+	// sessionCookieName follow from PublicURL.
+	cookieSecure      bool
+	cookieName        string
+	sessionCookieName string
 }
 
 // NewServer returns a server for cfg and deps. Metrics are registered on
@@ -197,13 +224,14 @@ func NewServer(cfg Config, deps Deps, logger *slog.Logger, reg prometheus.Regist
 		logger:  logger,
 		mux:     http.NewServeMux(),
 		metrics: newMetrics(reg, deps.UserCounts),
-		limiter: newRateLimiter(cfg.AnonymousRateLimit, time.Hour),
+		limits:  newLimits(cfg.AnonymousRateLimit),
 		csrf:    http.NewCrossOriginProtection(),
 	}
+	s.dummyHash = sync.OnceValue(func() string { return newDummyHash(cfg.PasswordParams) })
 	s.cookieSecure = secureCookies(cfg.PublicURL)
-	s.cookieName = "foyer_anon"
+	s.cookieName, s.sessionCookieName = "foyer_anon", "foyer_session"
 	if s.cookieSecure {
-		s.cookieName = "__Host-foyer_anon"
+		s.cookieName, s.sessionCookieName = "__Host-foyer_anon", "__Host-foyer_session"
 	}
 	origins := cfg.TrustedOrigins
 	if u := cfg.PublicURL; u != nil && u.Scheme != "" && u.Host != "" {
@@ -226,14 +254,22 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // report instead of writing it.
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
-// routes lists every route of the API. Conversion, login, password and
-// merge routes are added here too, next to the visitor routes.
+// routes lists every route of the API.
 func (s *Server) routes() {
-	// Visitor API: the anonymous cookie or a bearer token.
+	// Visitor API: the anonymous cookie, the session cookie or a bearer
+	// token; the routes without a middleware read what they need.
 	s.route("POST /v1/anonymous", s.createAnonymous)
 	s.route("GET /v1/me", s.visitor(s.getMe))
 	s.route("PATCH /v1/me", s.visitor(s.patchMe))
 	s.route("DELETE /v1/me", s.visitor(s.deleteMe))
+	s.route("POST /v1/me/convert", s.visitor(s.convertMe))
+	s.route("POST /v1/convert/complete", s.completeConversion)
+	s.route("POST /v1/me/merge", s.registered(s.mergeMe))
+	s.route("POST /v1/login", s.login)
+	s.route("POST /v1/token/refresh", s.refreshToken)
+	s.route("POST /v1/logout", s.registered(s.logout))
+	s.route("POST /v1/password/forgot", s.forgotPassword)
+	s.route("POST /v1/password/reset", s.resetPassword)
 
 	// Server API: an API key as bearer token.
 	s.route("POST /v1/users", s.server(s.createUser))
@@ -242,6 +278,8 @@ func (s *Server) routes() {
 	s.route("PATCH /v1/users/{id}", s.server(s.patchUser))
 	s.route("DELETE /v1/users/{id}", s.server(s.deleteUser))
 	s.route("POST /v1/users/{id}/revoke", s.server(s.revokeUser))
+	s.route("POST /v1/users/{id}/convert", s.server(s.convertUser))
+	s.route("GET /v1/aliases/{id}", s.server(s.getAlias))
 	s.route("POST /v1/tokens", s.server(s.vendToken))
 	s.route("POST /v1/api-keys", s.server(s.createAPIKey))
 	s.route("GET /v1/api-keys", s.server(s.listAPIKeys))
@@ -249,6 +287,9 @@ func (s *Server) routes() {
 	s.route("GET /v1/keys", s.server(s.listKeys))
 	s.route("POST /v1/keys/rotate", s.server(s.rotateKeys))
 	s.route("GET /v1/events", s.server(s.listEvents))
+	if s.cfg.DevMode {
+		s.route("GET /v1/dev/mail", s.server(s.devMail))
+	}
 
 	// Public keys and operations.
 	s.route("GET /.well-known/jwks.json", s.jwks)
