@@ -512,7 +512,7 @@ func (db *DB) runBatch(batch []*writeReq) {
 			return
 		}
 		tx := &Tx{db: db, now: db.now(), ctx: context.WithoutCancel(r.ctx)}
-		err := r.fn(tx)
+		err := runOp(r.fn, tx)
 		var keep keepError
 		switch {
 		case err == nil:
@@ -550,6 +550,17 @@ func (db *DB) runBatch(batch []*writeReq) {
 	for i, r := range batch {
 		r.done <- results[i]
 	}
+}
+
+// runOp runs one operation, turning a panic into an error so that it
+// rolls back alone instead of ending the writer goroutine.
+func runOp(fn func(*Tx) error, tx *Tx) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = &foyer.Error{Code: foyer.EInternal, Message: "An internal error occurred.", Err: fmt.Errorf("panic in write: %v", p)}
+		}
+	}()
+	return fn(tx)
 }
 
 // control runs a transaction control statement on the writer.

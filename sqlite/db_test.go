@@ -68,3 +68,35 @@ func TestNewIDOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestWritePanic checks that a panicking operation fails alone and leaves
+// the writer running.
+func TestWritePanic(t *testing.T) {
+	db := NewDB(t.TempDir() + "/foyer.db")
+	if err := db.Open(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	err := db.write(t.Context(), func(tx *Tx) error {
+		if _, err := tx.exec(t.Context(), `INSERT INTO api_keys (id, name, prefix, hash, created_at) VALUES (x'01', 'a', 'p', x'02', 0)`); err != nil {
+			return err
+		}
+		panic("boom")
+	})
+	if err == nil {
+		t.Fatal("a panicking operation succeeded")
+	}
+	keys, err := NewAPIKeyService(db).FindAPIKeys(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 0 {
+		t.Fatal("a panicking operation left its writes")
+	}
+	if err := db.Ping(t.Context()); err != nil {
+		t.Fatalf("the writer stopped: %v", err)
+	}
+}

@@ -5,8 +5,8 @@
 // lifecycle rules of DESIGN §2, moving time through the clock it hands to
 // the store.
 //
-// It imports only the root package, the standard library and go-cmp; a
-// store's own tests import it, never the reverse.
+// It imports only the root package, the standard library, go-cmp and
+// github.com/google/uuid; a store's own tests import it, never the reverse.
 package storetest
 
 import (
