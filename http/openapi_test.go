@@ -10,6 +10,7 @@ import (
 	gotoken "go/token"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -169,6 +170,18 @@ type call struct {
 	req        reqCheck
 	wantStatus int
 	wantCode   string // error code, "" for a success
+	// remote is the client address, for the per-IP rate limits; empty
+	// means httptest's default.
+	remote string
+}
+
+// httpRequest builds the request of c.
+func (c call) httpRequest() *http.Request {
+	r := request(c.method, c.path, c.body, c.header...)
+	if c.remote != "" {
+		r.RemoteAddr = c.remote
+	}
+	return r
 }
 
 // apiChecker sends calls through the real handler and validates each
@@ -208,9 +221,13 @@ func authenticateOpenAPI(_ context.Context, in *openapi3filter.AuthenticationInp
 		if !strings.HasPrefix(authz, "Bearer ") || strings.HasPrefix(authz, "Bearer "+foyerhttp.APIKeyPrefix) {
 			return in.NewError(errors.New("no bearer token"))
 		}
-	case "anonymousCookie":
+	case "anonymousCookie", "sessionCookie":
 		if c, err := r.Cookie(in.SecurityScheme.Name); err != nil || c.Value == "" {
-			return in.NewError(errors.New("no anonymous cookie"))
+			return in.NewError(fmt.Errorf("no cookie %s", in.SecurityScheme.Name))
+		}
+	case "anonymousToken":
+		if r.Header.Get(in.SecurityScheme.Name) == "" {
+			return in.NewError(fmt.Errorf("no %s header", in.SecurityScheme.Name))
 		}
 	default:
 		return in.NewError(fmt.Errorf("unknown security scheme %q", in.SecuritySchemeName))
@@ -232,7 +249,7 @@ func (a *apiChecker) do(t testing.TB, ts *testServer, c call) *httptest.Response
 		// Errors name the path and the reason, without dumping the schema.
 		SchemaValidationOptions: []openapi3.SchemaValidationOption{openapi3.DisableSchemaErrorDetails()},
 	}
-	vr := request(c.method, c.path, c.body, c.header...)
+	vr := c.httpRequest()
 	route, params, err := a.router.FindRoute(vr)
 	if err != nil {
 		t.Fatalf("%s: %s %s is not in the document: %v", c.name, c.method, c.path, err)
@@ -246,7 +263,7 @@ func (a *apiChecker) do(t testing.TB, ts *testServer, c call) *httptest.Response
 		t.Errorf("%s: the document accepts a request that breaks it", c.name)
 	}
 
-	w := ts.serve(request(c.method, c.path, c.body, c.header...))
+	w := ts.serve(c.httpRequest())
 	if w.Code != c.wantStatus {
 		t.Fatalf("%s: status = %d, want %d; body %s", c.name, w.Code, c.wantStatus, clip(w.Body.String()))
 	}
@@ -298,6 +315,15 @@ func (a *apiChecker) checkHeaders(t testing.TB, name string, op *openapi3.Operat
 	for k, v := range resp.Headers {
 		if v.Value != nil && v.Value.Required && w.Header().Get(k) == "" {
 			t.Errorf("%s: response %d lacks the required header %s", name, w.Code, k)
+		}
+	}
+	// ValidateResponse reads the first value of a header only; a response
+	// may set several cookies.
+	if h := declared("Set-Cookie"); h != nil && h.Value != nil && h.Value.Schema != nil {
+		for _, v := range w.Header().Values("Set-Cookie") {
+			if err := h.Value.Schema.Value.VisitJSON(v, openapi3.DisableSchemaErrorDetails()); err != nil {
+				t.Errorf("%s: response %d sets a cookie the document does not describe: %q: %v", name, w.Code, v, err)
+			}
 		}
 	}
 	if len(resp.Content) == 0 && w.Body.Len() > 0 {
@@ -363,6 +389,23 @@ func (a *apiChecker) security(op *openapi3.Operation) []string {
 	for _, req := range reqs {
 		for name := range req {
 			names = append(names, name)
+		}
+	}
+	return names
+}
+
+// soleSchemes returns the schemes that suffice alone for op.
+func (a *apiChecker) soleSchemes(op *openapi3.Operation) []string {
+	reqs := a.doc.Security
+	if op.Security != nil {
+		reqs = *op.Security
+	}
+	var names []string
+	for _, req := range reqs {
+		if len(req) == 1 {
+			for name := range req {
+				names = append(names, name)
+			}
 		}
 	}
 	return names
@@ -561,6 +604,8 @@ func TestOpenAPIWalkthrough(t *testing.T) {
 	a.do(t, ts, call{name: "ListKeysAfterRotation", method: "GET", path: "/v1/keys", header: api, wantStatus: 200})
 	a.do(t, ts, call{name: "JWKSAfterRotation", method: "GET", path: "/.well-known/jwks.json", wantStatus: 200})
 
+	registered := walkRegistration(t, a, ts)
+
 	// Server API: the event log, which now holds events of every kind
 	// the calls above caused.
 	a.do(t, ts, call{name: "ListEvents", method: "GET", path: "/v1/events?limit=500", header: api, wantStatus: 200})
@@ -583,6 +628,13 @@ func TestOpenAPIWalkthrough(t *testing.T) {
 		switch {
 		case slices.Contains(schemes, "apiKey"):
 			cred = api
+		case slices.Contains(schemes, "sessionCookie") && !slices.Contains(schemes, "anonymousCookie"):
+			cred = bearer(registered) // a route for signed-in users only
+		case slices.Contains(schemes, "sessionCookie") && slices.Contains(a.soleSchemes(o), "anonymousCookie"):
+			cred = bearer(visitor.Token) // a visitor route
+		case slices.Contains(schemes, "sessionCookie"):
+			// A signed-in user with an anonymous credential beside.
+			cred = join(bearer(registered), []string{foyerhttp.AnonymousTokenHeader, visitor.Token})
 		case slices.Contains(schemes, "visitorBearer"):
 			cred = bearer(visitor.Token)
 		}
@@ -640,4 +692,265 @@ func hasEmptyRequirement(a *apiChecker, op *openapi3.Operation) bool {
 		}
 	}
 	return false
+}
+
+// walkRegistration walks progressive registration, sign-in, sessions,
+// merge, password reset and the development mailbox. It returns the
+// access token of a signed-in registered user.
+func walkRegistration(t *testing.T, a *apiChecker, ts *testServer) string {
+	api := ts.api()
+	ctJSON := jsonType
+	const pw = "correct horse battery"
+	session := func(tok string) []string { return []string{"Cookie", sessionCookieName + "=" + tok} }
+	anonHeader := func(tok string) []string { return []string{foyerhttp.AnonymousTokenHeader, tok} }
+	emailBody := func(email string) string { return `{"email":"` + email + `"}` }
+	redeemBody := func(tok, password string) string { return `{"token":"` + tok + `","password":"` + password + `"}` }
+	missing := "0190c2a4-7e5b-7000-8000-000000000000"
+
+	// link reads the token of the newest link of kind mailed to to, from
+	// the development mailbox.
+	link := func(name, to, kind string) string {
+		t.Helper()
+		w := a.do(t, ts, call{name: name, method: "GET", path: "/v1/dev/mail?limit=50&to=" + url.QueryEscape(to), header: api, wantStatus: 200})
+		var box struct {
+			Messages []struct {
+				Kind  string   `json:"kind"`
+				Links []string `json:"links"`
+			} `json:"messages"`
+		}
+		decode(t, w, &box)
+		for _, m := range box.Messages {
+			if m.Kind != kind || len(m.Links) == 0 {
+				continue
+			}
+			u, err := url.Parse(m.Links[0])
+			if err != nil || u.Query().Get("token") == "" {
+				t.Fatalf("%s: link %q has no token", name, m.Links[0])
+			}
+			return u.Query().Get("token")
+		}
+		t.Fatalf("%s: no %s mail with a link to %s in %s", name, kind, to, clip(w.Body.String()))
+		return ""
+	}
+	var tokens struct {
+		AccessToken  string `json:"access_token"`
+		RefreshToken string `json:"refresh_token"`
+	}
+
+	// Conversion, completed by an app that sends its anonymous token in
+	// Foyer-Anonymous-Token: the session's tokens come in the body.
+	eve := ts.signup(t)
+	a.do(t, ts, call{name: "ConvertMe", method: "POST", path: "/v1/me/convert", header: join(bearer(eve.Token), ctJSON),
+		body: emailBody("Eve@Example.com"), wantStatus: 202})
+	w := a.do(t, ts, call{name: "CompleteWithHeader", method: "POST", path: "/v1/convert/complete",
+		header: join(ctJSON, anonHeader(eve.Token)), body: redeemBody(link("DevMailEve", "eve@example.com", "conversion"), pw), wantStatus: 200})
+	decode(t, w, &tokens)
+	eveAccess, eveRefresh := tokens.AccessToken, tokens.RefreshToken
+	if eveAccess == "" || eveRefresh == "" {
+		t.Fatalf("CompleteWithHeader: no session tokens in %s", w.Body)
+	}
+
+	// Completed by the browser holding the anonymous cookie: the session
+	// cookie replaces it.
+	frank := ts.signup(t)
+	a.do(t, ts, call{name: "ConvertMeCookie", method: "POST", path: "/v1/me/convert", header: join(withCookie(frank.Token), ctJSON),
+		body: emailBody("frank@example.com"), wantStatus: 202})
+	w = a.do(t, ts, call{name: "CompleteWithCookie", method: "POST", path: "/v1/convert/complete",
+		header: join(ctJSON, withCookie(frank.Token)), body: redeemBody(link("DevMailFrank", "frank@example.com", "conversion"), pw), wantStatus: 200})
+	if c := cookie(w, sessionCookieName); c == nil || c.Value == "" {
+		t.Errorf("CompleteWithCookie: no session cookie in %v", w.Header())
+	}
+
+	// Completed elsewhere (the link opened on a phone): saved, not signed in.
+	grace := ts.signup(t)
+	a.do(t, ts, call{name: "ConvertMeGrace", method: "POST", path: "/v1/me/convert", header: join(bearer(grace.Token), ctJSON),
+		body: emailBody("grace@example.com"), wantStatus: 202})
+	graceLink := link("DevMailGrace", "grace@example.com", "conversion")
+	a.do(t, ts, call{name: "CompleteElsewhere", method: "POST", path: "/v1/convert/complete",
+		header: ctJSON, body: redeemBody(graceLink, pw), wantStatus: 200})
+	a.do(t, ts, call{name: "CompleteUsedLink", method: "POST", path: "/v1/convert/complete",
+		header: ctJSON, body: redeemBody(graceLink, pw), wantStatus: 400, wantCode: "token_invalid"})
+	a.do(t, ts, call{name: "CompleteShortPassword", method: "POST", path: "/v1/convert/complete",
+		header: ctJSON, body: redeemBody(graceLink, "short"), req: reqInvalid, wantStatus: 400, wantCode: "invalid_password"})
+
+	// Two visitors ask for the same address; the second to complete finds
+	// it taken.
+	for _, name := range []string{"Henry", "Ivan"} {
+		v := ts.signup(t)
+		a.do(t, ts, call{name: "ConvertMe" + name, method: "POST", path: "/v1/me/convert", header: join(bearer(v.Token), ctJSON),
+			body: emailBody("shared@example.com"), wantStatus: 202})
+		a.do(t, ts, call{name: "Complete" + name, method: "POST", path: "/v1/convert/complete", header: ctJSON,
+			body: redeemBody(link("DevMail"+name, "shared@example.com", "conversion"), pw), wantStatus: 200})
+		if name == "Henry" {
+			// Ivan's link was mailed before Henry completed.
+			break
+		}
+	}
+	ivan := ts.signup(t)
+	judy := ts.signup(t)
+	a.do(t, ts, call{name: "ConvertMeIvan", method: "POST", path: "/v1/me/convert", header: join(bearer(ivan.Token), ctJSON),
+		body: emailBody("taken@example.com"), wantStatus: 202})
+	ivanLink := link("DevMailIvan", "taken@example.com", "conversion")
+	a.do(t, ts, call{name: "ConvertMeJudy", method: "POST", path: "/v1/me/convert", header: join(bearer(judy.Token), ctJSON),
+		body: emailBody("taken@example.com"), wantStatus: 202})
+	judyLink := link("DevMailJudy", "taken@example.com", "conversion")
+	if judyLink == ivanLink {
+		t.Fatal("the development mailbox does not list the newest message first")
+	}
+	a.do(t, ts, call{name: "CompleteJudy", method: "POST", path: "/v1/convert/complete", header: ctJSON,
+		body: redeemBody(judyLink, pw), wantStatus: 200})
+	a.do(t, ts, call{name: "CompleteIdentifierTaken", method: "POST", path: "/v1/convert/complete", header: ctJSON,
+		body: redeemBody(ivanLink, pw), wantStatus: 409, wantCode: "identifier_taken"})
+
+	a.do(t, ts, call{name: "ConvertMeRegistered", method: "POST", path: "/v1/me/convert", header: join(bearer(eveAccess), ctJSON),
+		body: emailBody("eve2@example.com"), wantStatus: 409, wantCode: "conflict"})
+	a.do(t, ts, call{name: "ConvertMeBadEmail", method: "POST", path: "/v1/me/convert", header: join(bearer(ivan.Token), ctJSON),
+		body: emailBody("not an address"), req: reqAny, wantStatus: 400, wantCode: "invalid"})
+	a.do(t, ts, call{name: "ConvertMeCrossOrigin", method: "POST", path: "/v1/me/convert", header: join(withCookie(ivan.Token), ctJSON, crossOrigin),
+		body: emailBody("ivan@example.com"), wantStatus: 403, wantCode: "forbidden"})
+	kim := ts.signup(t)
+	for i := range foyerhttp.ConversionsPerUser + 1 {
+		c := call{name: "ConvertMeRepeatedly", method: "POST", path: "/v1/me/convert", header: join(bearer(kim.Token), ctJSON),
+			body: emailBody("kim" + strconv.Itoa(i) + "@example.com"), remote: "198.51.100.7:1234", wantStatus: 202}
+		if i == foyerhttp.ConversionsPerUser {
+			c.name, c.wantStatus, c.wantCode = "ConvertMeRateLimited", 429, "rate_limited"
+		}
+		a.do(t, ts, c)
+	}
+
+	// Sign-in, with another visitor's anonymous credential: a merge is
+	// available.
+	lea := ts.signup(t)
+	w = a.do(t, ts, call{name: "Login", method: "POST", path: "/v1/login", header: join(ctJSON, anonHeader(lea.Token)),
+		body: `{"email":"eve@example.com","password":"` + pw + `"}`, wantStatus: 200})
+	decode(t, w, &tokens)
+	loginRefresh := tokens.RefreshToken
+	sc := cookie(w, sessionCookieName)
+	if sc == nil || sc.Value == "" {
+		t.Fatalf("Login: no session cookie in %v", w.Header())
+	}
+	eveSession := sc.Value
+	a.do(t, ts, call{name: "LoginWrongPassword", method: "POST", path: "/v1/login", header: ctJSON,
+		body: `{"email":"eve@example.com","password":"wrong horse battery"}`, wantStatus: 401, wantCode: "invalid_credentials"})
+	a.do(t, ts, call{name: "LoginBadEmail", method: "POST", path: "/v1/login", header: ctJSON,
+		body: `{"email":"eve","password":"x"}`, wantStatus: 400, wantCode: "invalid"})
+	for i := range foyerhttp.LoginFailuresPerAccount + 1 {
+		c := call{name: "LoginFailing", method: "POST", path: "/v1/login", header: ctJSON,
+			body: `{"email":"victim@example.com","password":"guess ` + strconv.Itoa(i) + `"}`, remote: "198.51.100.8:1234",
+			wantStatus: 401, wantCode: "invalid_credentials"}
+		if i == foyerhttp.LoginFailuresPerAccount {
+			c.name, c.wantStatus, c.wantCode = "LoginRateLimited", 429, "rate_limited"
+		}
+		a.do(t, ts, c)
+	}
+	a.do(t, ts, call{name: "GetMeSession", method: "GET", path: "/v1/me", header: session(eveSession), wantStatus: 200})
+	a.do(t, ts, call{name: "GetMeAccessToken", method: "GET", path: "/v1/me", header: bearer(eveAccess), wantStatus: 200})
+
+	// Merge: the signed-in user brings in an anonymous account, by header
+	// (an app) and by cookie (a browser).
+	a.do(t, ts, call{name: "MergeBadPolicy", method: "POST", path: "/v1/me/merge", header: join(bearer(eveAccess), anonHeader(lea.Token), ctJSON),
+		body: `{"policy":"newest_wins"}`, req: reqInvalid, wantStatus: 400, wantCode: "invalid"})
+	a.do(t, ts, call{name: "MergeWithHeader", method: "POST", path: "/v1/me/merge", header: join(bearer(eveAccess), anonHeader(lea.Token), ctJSON),
+		body: `{"policy":"anonymous_wins"}`, wantStatus: 200})
+	mia := ts.signup(t)
+	a.do(t, ts, call{name: "MergeWithCookies", method: "POST", path: "/v1/me/merge",
+		header: []string{"Cookie", sessionCookieName + "=" + eveSession + "; " + cookieName + "=" + mia.Token}, wantStatus: 200})
+	a.do(t, ts, call{name: "MergeRegistered", method: "POST", path: "/v1/me/merge", header: join(bearer(eveAccess), anonHeader(eveAccess)),
+		wantStatus: 409, wantCode: "conflict"})
+	a.do(t, ts, call{name: "MergeNoAnonymousCredential", method: "POST", path: "/v1/me/merge", header: bearer(eveAccess),
+		req: reqInvalid, wantStatus: 401, wantCode: "unauthorized"})
+	a.do(t, ts, call{name: "MergeCrossOrigin", method: "POST", path: "/v1/me/merge",
+		header:     join([]string{"Cookie", sessionCookieName + "=" + eveSession + "; " + cookieName + "=" + mia.Token}, crossOrigin),
+		wantStatus: 403, wantCode: "forbidden"})
+	a.do(t, ts, call{name: "GetAlias", method: "GET", path: "/v1/aliases/" + lea.User.ID, header: api, wantStatus: 200})
+	a.do(t, ts, call{name: "GetAliasMissing", method: "GET", path: "/v1/aliases/" + missing, header: api, wantStatus: 404, wantCode: "not_found"})
+
+	// Refresh tokens rotate; presenting a rotated one ends the session.
+	a.do(t, ts, call{name: "Refresh", method: "POST", path: "/v1/token/refresh", header: ctJSON,
+		body: `{"refresh_token":"` + eveRefresh + `"}`, wantStatus: 200})
+	a.do(t, ts, call{name: "RefreshReused", method: "POST", path: "/v1/token/refresh", header: ctJSON,
+		body: `{"refresh_token":"` + eveRefresh + `"}`, wantStatus: 401, wantCode: "unauthorized"})
+	a.do(t, ts, call{name: "RefreshMalformed", method: "POST", path: "/v1/token/refresh", header: ctJSON,
+		body: `{"refresh_token":`, req: reqInvalid, wantStatus: 400, wantCode: "malformed_json"})
+	a.do(t, ts, call{name: "RefreshLogin", method: "POST", path: "/v1/token/refresh", header: ctJSON,
+		body: `{"refresh_token":"` + loginRefresh + `"}`, wantStatus: 200})
+
+	// Sign-out ends the session and clears both cookies; the ended
+	// session's cookie is then refused and cleared.
+	a.do(t, ts, call{name: "LogoutCrossOrigin", method: "POST", path: "/v1/logout", header: join(session(eveSession), crossOrigin),
+		wantStatus: 403, wantCode: "forbidden"})
+	a.do(t, ts, call{name: "Logout", method: "POST", path: "/v1/logout", header: session(eveSession), wantStatus: 204})
+	w = a.do(t, ts, call{name: "LogoutAgain", method: "POST", path: "/v1/logout", header: session(eveSession), wantStatus: 401, wantCode: "unauthorized"})
+	if c := cookie(w, sessionCookieName); c == nil || c.MaxAge >= 0 {
+		t.Errorf("LogoutAgain: the ended session's cookie is not cleared: %v", w.Header())
+	}
+	a.do(t, ts, call{name: "GetMeEndedSession", method: "GET", path: "/v1/me", header: session(eveSession), wantStatus: 401, wantCode: "unauthorized"})
+
+	// Password reset.
+	a.do(t, ts, call{name: "ForgotPassword", method: "POST", path: "/v1/password/forgot", header: ctJSON,
+		body: emailBody("eve@example.com"), wantStatus: 202})
+	a.do(t, ts, call{name: "ForgotPasswordUnknown", method: "POST", path: "/v1/password/forgot", header: ctJSON,
+		body: emailBody("nobody@example.com"), wantStatus: 202})
+	a.do(t, ts, call{name: "ForgotPasswordBadEmail", method: "POST", path: "/v1/password/forgot", header: ctJSON,
+		body: emailBody("nobody"), req: reqAny, wantStatus: 400, wantCode: "invalid"})
+	for i := range foyerhttp.ResetsPerAddress + 1 {
+		c := call{name: "ForgotPasswordRepeatedly", method: "POST", path: "/v1/password/forgot", header: ctJSON,
+			body: emailBody("often@example.com"), remote: "198.51.100.9:1234", wantStatus: 202}
+		if i == foyerhttp.ResetsPerAddress {
+			c.name, c.wantStatus, c.wantCode = "ForgotPasswordRateLimited", 429, "rate_limited"
+		}
+		a.do(t, ts, c)
+	}
+	resetLink := link("DevMailReset", "eve@example.com", "password_reset")
+	a.do(t, ts, call{name: "ResetPassword", method: "POST", path: "/v1/password/reset", header: ctJSON,
+		body: redeemBody(resetLink, "a new battery horse"), wantStatus: 200})
+	a.do(t, ts, call{name: "ResetPasswordUsedLink", method: "POST", path: "/v1/password/reset", header: ctJSON,
+		body: redeemBody(resetLink, "a new battery horse"), wantStatus: 400, wantCode: "token_invalid"})
+	a.do(t, ts, call{name: "ResetPasswordEmptyToken", method: "POST", path: "/v1/password/reset", header: ctJSON,
+		body: redeemBody("", "a new battery horse"), req: reqInvalid, wantStatus: 400, wantCode: "token_invalid"})
+	// Failed redemptions from one address make it wait, on both link routes.
+	for i := range foyerhttp.RedeemFailuresPerIP {
+		a.do(t, ts, call{name: "ResetPasswordGuessing", method: "POST", path: "/v1/password/reset", header: ctJSON,
+			body: redeemBody("guess"+strconv.Itoa(i), "a new battery horse"), remote: "198.51.100.10:1234", wantStatus: 400, wantCode: "token_invalid"})
+	}
+	a.do(t, ts, call{name: "ResetPasswordRateLimited", method: "POST", path: "/v1/password/reset", header: ctJSON,
+		body: redeemBody("guess", "a new battery horse"), remote: "198.51.100.10:1234", wantStatus: 429, wantCode: "rate_limited"})
+	a.do(t, ts, call{name: "CompleteRateLimited", method: "POST", path: "/v1/convert/complete", header: ctJSON,
+		body: redeemBody("guess", pw), remote: "198.51.100.10:1234", wantStatus: 429, wantCode: "rate_limited"})
+
+	// Server API conversion: a request like the visitor's, or vouched for.
+	w = a.do(t, ts, call{name: "CreateNora", method: "POST", path: "/v1/users", header: join(api, ctJSON), body: `{"anonymous":true}`, wantStatus: 201})
+	var nora userDoc
+	decode(t, w, &nora)
+	a.do(t, ts, call{name: "ConvertUser", method: "POST", path: "/v1/users/" + nora.ID + "/convert", header: join(api, ctJSON),
+		body: emailBody("nora@example.com"), wantStatus: 202})
+	a.do(t, ts, call{name: "ConvertUserVouched", method: "POST", path: "/v1/users/" + nora.ID + "/convert", header: join(api, ctJSON),
+		body: `{"email":"nora@example.com","verified":true}`, wantStatus: 200})
+	a.do(t, ts, call{name: "ConvertUserNotAnonymous", method: "POST", path: "/v1/users/" + nora.ID + "/convert", header: join(api, ctJSON),
+		body: `{"email":"nora2@example.com","verified":true}`, wantStatus: 409, wantCode: "conflict"})
+	w = a.do(t, ts, call{name: "CreateOlga", method: "POST", path: "/v1/users", header: join(api, ctJSON), body: `{"anonymous":true}`, wantStatus: 201})
+	var olga userDoc
+	decode(t, w, &olga)
+	a.do(t, ts, call{name: "ConvertUserIdentifierTaken", method: "POST", path: "/v1/users/" + olga.ID + "/convert", header: join(api, ctJSON),
+		body: `{"email":"nora@example.com","verified":true}`, wantStatus: 409, wantCode: "identifier_taken"})
+	a.do(t, ts, call{name: "ConvertUserMissing", method: "POST", path: "/v1/users/" + missing + "/convert", header: join(api, ctJSON),
+		body: emailBody("who@example.com"), wantStatus: 404, wantCode: "not_found"})
+	a.do(t, ts, call{name: "ConvertUserBadEmail", method: "POST", path: "/v1/users/" + olga.ID + "/convert", header: join(api, ctJSON),
+		body: emailBody("olga"), req: reqAny, wantStatus: 400, wantCode: "invalid"})
+	for i := range foyerhttp.ConversionsPerUser + 1 {
+		c := call{name: "ConvertUserRepeatedly", method: "POST", path: "/v1/users/" + olga.ID + "/convert", header: join(api, ctJSON),
+			body: emailBody("olga" + strconv.Itoa(i) + "@example.com"), wantStatus: 202}
+		if i == foyerhttp.ConversionsPerUser {
+			c.name, c.wantStatus, c.wantCode = "ConvertUserRateLimited", 429, "rate_limited"
+		}
+		a.do(t, ts, c)
+	}
+
+	a.do(t, ts, call{name: "DevMail", method: "GET", path: "/v1/dev/mail", header: api, wantStatus: 200})
+	a.do(t, ts, call{name: "DevMailBadLimit", method: "GET", path: "/v1/dev/mail?limit=0", header: api, req: reqInvalid, wantStatus: 400, wantCode: "invalid"})
+
+	w = a.do(t, ts, call{name: "LoginAfterReset", method: "POST", path: "/v1/login", header: ctJSON,
+		body: `{"email":"eve@example.com","password":"a new battery horse"}`, wantStatus: 200})
+	decode(t, w, &tokens)
+	return tokens.AccessToken
 }
