@@ -902,6 +902,20 @@ func walkRegistration(t *testing.T, a *apiChecker, ts *testServer) string {
 		a.do(t, ts, c)
 	}
 	resetLink := link("DevMailReset", "eve@example.com", "password_reset")
+	w = a.do(t, ts, call{name: "LoginBeforeReset", method: "POST", path: "/v1/login", header: ctJSON,
+		body: `{"email":"eve@example.com","password":"` + pw + `"}`, wantStatus: 200})
+	sc = cookie(w, sessionCookieName)
+	if sc == nil {
+		t.Fatalf("LoginBeforeReset: no session cookie in %v", w.Header())
+	}
+	w = a.do(t, ts, call{name: "ResetPasswordSignedIn", method: "POST", path: "/v1/password/reset", header: join(ctJSON, session(sc.Value)),
+		body: redeemBody(resetLink, "a new battery horse"), wantStatus: 200})
+	if c := cookie(w, sessionCookieName); c == nil || c.MaxAge >= 0 {
+		t.Errorf("ResetPasswordSignedIn: the ended session's cookie is not cleared: %v", w.Header())
+	}
+	a.do(t, ts, call{name: "ForgotPasswordAgain", method: "POST", path: "/v1/password/forgot", header: ctJSON,
+		body: emailBody("eve@example.com"), wantStatus: 202})
+	resetLink = link("DevMailResetAgain", "eve@example.com", "password_reset")
 	a.do(t, ts, call{name: "ResetPassword", method: "POST", path: "/v1/password/reset", header: ctJSON,
 		body: redeemBody(resetLink, "a new battery horse"), wantStatus: 200})
 	a.do(t, ts, call{name: "ResetPasswordUsedLink", method: "POST", path: "/v1/password/reset", header: ctJSON,
