@@ -156,6 +156,7 @@ func (m *Main) openApp(ctx context.Context, c Config, logger *slog.Logger) (*app
 		Ping:        s.db.Ping,
 		UserCounts:  s.db.UserCounts,
 		MailNotify:  worker.Notify,
+		Render:      worker.Render,
 	}, logger, reg)
 	a.srv = &http.Server{
 		Handler:           hs.Handler(),
