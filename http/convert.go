@@ -3,6 +3,7 @@ package http
 import (
 	"log/slog"
 	"net/http"
+	"time"
 
 	foyer "github.com/foyerhq/foyer"
 	"github.com/foyerhq/foyer/token"
@@ -96,7 +97,7 @@ func (s *Server) requestConversion(w http.ResponseWriter, r *http.Request, id, r
 		return rateLimited(w, wait, msg)
 	}
 	tok, hash := newSecret()
-	exp := now.Add(s.cfg.ConversionTTL).UTC()
+	exp := now.Add(s.cfg.ConversionTTL).UTC().Truncate(time.Millisecond)
 	if err := s.deps.Conversions.RequestConversion(r.Context(), foyer.ConversionRequest{
 		UserID: id, Email: email, TokenHash: hash, Token: tok, ExpiresAt: exp,
 	}); err != nil {

@@ -9,6 +9,7 @@ import (
 
 	foyer "github.com/foyerhq/foyer"
 	"github.com/foyerhq/foyer/argon2"
+	"github.com/foyerhq/foyer/token"
 )
 
 // maxLinkTokenLength bounds the token of a conversion or reset link; the
@@ -111,7 +112,7 @@ func (s *Server) forgotPassword(w http.ResponseWriter, r *http.Request) error {
 		return rateLimited(w, wait, msg)
 	}
 	raw, hash := newSecret()
-	exp := now.Add(s.cfg.ResetTTL).UTC()
+	exp := now.Add(s.cfg.ResetTTL).UTC().Truncate(time.Millisecond)
 	if err := s.deps.Credentials.RequestPasswordReset(r.Context(), foyer.PasswordResetRequest{
 		Email: email, TokenHash: hash, Token: raw, ExpiresAt: exp,
 	}); err != nil {
@@ -157,15 +158,22 @@ func (s *Server) resetPassword(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	u, err := s.deps.Credentials.ResetPassword(r.Context(), tokenHash, hash)
+	ctx := r.Context()
+	u, err := s.deps.Credentials.ResetPassword(ctx, tokenHash, hash)
 	if foyer.ErrorCode(err) == foyer.ETokenInvalid {
 		s.limits.redeemIP.allow(ip, now)
 	}
 	if err != nil {
 		return err
 	}
-	// Every session ended with the reset, this browser's included.
-	s.clearSessionCookie(w)
+	// Every session of the account ended with the reset: if this browser
+	// was signed in to it, drop the dead cookie. A session of another
+	// account in the same browser is left alone.
+	if c, err := r.Cookie(s.sessionCookieName); err == nil && c.Value != "" {
+		if claims, err := s.deps.Keys.Verify(ctx, c.Value, token.TypeSession); err == nil && claims.Subject == u.ID {
+			s.clearSessionCookie(w)
+		}
+	}
 	return writeJSON(w, http.StatusOK, linkResult{User: userDoc(u)})
 }
 

@@ -105,6 +105,9 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx := r.Context()
+	// Make the dummy hash on the first sign-in of any kind, so that the
+	// first failure for an unknown address costs no more than others.
+	s.dummyHash()
 	now, ip := s.now(), s.clientAddr(r)
 	const msg = "Too many failed sign-ins; try again later."
 	if ok, wait := s.limits.loginAccount.check(email, now); !ok {

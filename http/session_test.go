@@ -1,7 +1,10 @@
 package http_test
 
 import (
+	"io"
 	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
@@ -338,6 +341,22 @@ func TestPasswordReset(t *testing.T) {
 		ts.login(t, "ann@example.org", password)
 	})
 
+	t.Run("OKOtherAccountStaysSignedIn", func(t *testing.T) {
+		ts := setup(t)
+		ts.register(t, "ann@example.org", "")
+		ts.register(t, "bob@example.org", "")
+		_, w := ts.login(t, "bob@example.org", password)
+		bob := cookie(w, sessionCookieName).Value
+		check(t, ts.do("POST", "/v1/password/forgot", `{"email":"ann@example.org"}`, jsonType...), 202, "")
+		link := ts.mailToken(t, "ann@example.org", foyer.MailPasswordReset)
+		w = ts.do("POST", "/v1/password/reset", `{"token":"`+link+`","password":"a brand new password"}`, join(jsonType, withSession(bob))...)
+		check(t, w, 200, "")
+		if c := w.Header().Values("Set-Cookie"); len(c) != 0 {
+			t.Errorf("Set-Cookie = %q, want none for another account's session", c)
+		}
+		check(t, ts.do("GET", "/v1/me", "", withSession(bob)...), 200, "", "bob@example.org")
+	})
+
 	t.Run("ErrPendingAddress", func(t *testing.T) {
 		ts := setup(t)
 		s := ts.signup(t)
@@ -657,4 +676,64 @@ func TestInsecureLocalhostSession(t *testing.T) {
 	if w := ts.do("GET", "/v1/me", "", "Cookie", sessionCookieName+"="+c.Value); w.Code != http.StatusUnauthorized {
 		t.Errorf("the __Host- name was accepted on plain http: %d", w.Code)
 	}
+}
+
+// TestBrowserRegistration walks registration, sign-out and sign-in
+// through a real HTTP server and a cookie jar, as a browser on a
+// development machine would: the cookies alone carry the visitor.
+func TestBrowserRegistration(t *testing.T) {
+	ts := setup(t, func(c *foyerhttp.Config) { c.PublicURL, _ = url.Parse("http://127.0.0.1") })
+	srv := httptest.NewServer(ts.handler)
+	t.Cleanup(srv.Close)
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := srv.Client()
+	client.Jar = jar
+	send := func(method, path, body string, want int) string {
+		t.Helper()
+		req, err := http.NewRequestWithContext(t.Context(), method, srv.URL+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case method == "PATCH":
+			req.Header.Set("Content-Type", "application/merge-patch+json")
+		case body != "":
+			req.Header.Set("Content-Type", "application/json")
+		}
+		res, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, err := io.ReadAll(res.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.StatusCode != want {
+			t.Fatalf("%s %s = %d, want %d: %s", method, path, res.StatusCode, want, b)
+		}
+		return string(b)
+	}
+
+	send("POST", "/v1/anonymous", "", 201)
+	send("PATCH", "/v1/me", `{"data":{"level":3}}`, 200)
+	send("POST", "/v1/me/convert", `{"email":"ann@example.org"}`, 202)
+	link := ts.mailToken(t, "ann@example.org", foyer.MailConversion)
+	if body := send("POST", "/v1/convert/complete", `{"token":"`+link+`","password":"`+password+`"}`, 200); !strings.Contains(body, `"signed_in":true`) {
+		t.Fatalf("completion = %s", body)
+	}
+	if body := send("GET", "/v1/me", "", 200); !strings.Contains(body, `"email":"ann@example.org"`) || !strings.Contains(body, `"level":3`) {
+		t.Fatalf("GET /v1/me = %s", body)
+	}
+	send("POST", "/v1/logout", "", 204)
+	send("GET", "/v1/me", "", 401)
+	if body := send("POST", "/v1/login", `{"email":"ann@example.org","password":"`+password+`"}`, 200); !strings.Contains(body, `"merge_available":false`) {
+		t.Fatalf("login = %s", body)
+	}
+	send("PATCH", "/v1/me", `{"data":{"level":4}}`, 200)
+	send("DELETE", "/v1/me", "", 204)
+	send("GET", "/v1/me", "", 401)
 }
