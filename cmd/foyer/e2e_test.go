@@ -369,9 +369,43 @@ func TestServe(t *testing.T) {
 		if p.apiKey != "" {
 			t.Fatal("a bootstrap key was printed although FOYER_ADMIN_API_KEY is set")
 		}
-		walkthrough(t, p.url, key)
+		visitor, _ := walkthrough(t, p.url, key)
+		devMailbox(t, p.url, key, visitor)
 		p.stop(t)
 	})
+}
+
+// devMailbox asks to save the visitor's progress and checks that the mail
+// worker, in development mode, renders the conversion mail with a link on
+// the public URL into the development mailbox.
+func devMailbox(t *testing.T, url, apiKey string, visitor *client) {
+	t.Helper()
+	email := "ann-" + randomHex(4) + "@example.com"
+	visitor.do("POST", "/v1/me/convert", "application/json", `{"email":"`+email+`"}`, "", http.StatusAccepted, nil)
+	admin := newClient(t, url)
+	for {
+		var box struct {
+			Messages []struct {
+				Kind   string     `json:"kind"`
+				SentAt *time.Time `json:"sent_at"`
+				Links  []string   `json:"links"`
+			} `json:"messages"`
+		}
+		admin.do("GET", "/v1/dev/mail?to="+email, "", "", apiKey, http.StatusOK, &box)
+		if len(box.Messages) == 1 && box.Messages[0].SentAt != nil {
+			m := box.Messages[0]
+			if m.Kind != "conversion" || len(m.Links) == 0 || !strings.HasPrefix(m.Links[0], url+"/convert/complete?token=") {
+				t.Fatalf("development mailbox holds %+v, want a conversion mail linking to %s/convert/complete", m, url)
+			}
+			return
+		}
+		// The worker is woken by the request; wait for its round.
+		select {
+		case <-t.Context().Done():
+			t.Fatalf("the conversion mail never reached the development mailbox: %+v", box)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 func TestServeRefusesBadConfig(t *testing.T) {
