@@ -158,8 +158,8 @@ func (ts *testServer) login(t testing.TB, email, pw string, header ...string) (l
 	return res, w
 }
 
-// comparable is a response with the headers that differ per request (the
-// request id) taken out.
+// comparableResponse is a response without the headers that differ per
+// request (the request id and date); normalize makes one.
 type comparableResponse struct {
 	Status int
 	Header http.Header
