@@ -20,7 +20,9 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/foyerhq/foyer"
 	"github.com/foyerhq/foyer/postgres"
@@ -788,5 +790,53 @@ func BenchmarkReap(b *testing.B) {
 	b.ReportMetric(float64(total)/time.Since(start).Seconds(), "users/s")
 	if total != b.N {
 		b.Fatalf("reaped %d, want %d", total, b.N)
+	}
+}
+
+// BenchmarkDataColumn compares the two candidate types of users.data with
+// a typical 100-byte profile: bytea, which the schema uses, and jsonb. It
+// reports the cost of writing and reading a row and the bytes per row.
+func BenchmarkDataColumn(b *testing.B) {
+	profile := []byte(`{"cart":["sku-1042","sku-7"],"favourites":{"a":1,"b":[1,2,3]},"theme":"dark","volume":0.75}`)
+	for _, typ := range []string{"bytea", "jsonb"} {
+		b.Run(typ, func(b *testing.B) {
+			ctx := context.Background()
+			pool, err := pgxpool.New(ctx, newSchema(b))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer pool.Close()
+			if _, err := pool.Exec(ctx, `CREATE TABLE profiles (id uuid PRIMARY KEY, data `+typ+`)`); err != nil {
+				b.Fatal(err)
+			}
+			b.Run("Write", func(b *testing.B) {
+				n := 0
+				for b.Loop() {
+					id := uuid.Must(uuid.NewV7())
+					if _, err := pool.Exec(ctx, `INSERT INTO profiles (id, data) VALUES ($1, $2)`, id, profile); err != nil {
+						b.Fatal(err)
+					}
+					n++
+				}
+				b.StopTimer()
+				var size int64
+				if err := pool.QueryRow(ctx, `SELECT pg_relation_size('profiles')`).Scan(&size); err != nil {
+					b.Fatal(err)
+				}
+				b.ReportMetric(float64(size)/float64(n), "bytes/row")
+			})
+			b.Run("Read", func(b *testing.B) {
+				var id uuid.UUID
+				if err := pool.QueryRow(ctx, `SELECT id FROM profiles LIMIT 1`).Scan(&id); err != nil {
+					b.Fatal(err)
+				}
+				var data []byte
+				for b.Loop() {
+					if err := pool.QueryRow(ctx, `SELECT data FROM profiles WHERE id = $1`, id).Scan(&data); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		})
 	}
 }
