@@ -5,7 +5,8 @@
 // translation of PostgreSQL errors into *foyer.Error codes.
 //
 // It imports only the root package and its own third-party dependencies
-// (pgx and github.com/google/uuid), never another Foyer package. It mirrors
+// (pgx with its pool, puddle, and github.com/google/uuid), never another
+// Foyer package. It mirrors
 // the sqlite package file for file, and the storetest suite proves that
 // both behave the same.
 //
@@ -83,7 +84,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
-	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -95,6 +96,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/puddle/v2"
 )
 
 //go:embed migrations/*.sql
@@ -173,11 +175,28 @@ func (db *DB) Ping(ctx context.Context) error {
 }
 
 // Close closes every connection of the pool, waiting for the ones in use
-// to be released.
+// to be released. Calls after Close fail with EUnavailable.
 func (db *DB) Close() error {
 	if db.pool != nil {
 		db.pool.Close()
-		db.pool = nil
+	}
+	return nil
+}
+
+// Migrate applies the embedded migrations that have not run yet, in
+// order, each in its own transaction, and records them in
+// schema_migrations. Each transaction first takes a transaction-level
+// advisory lock, so several instances starting at once apply every
+// migration exactly once. It is safe to run on every start.
+func (db *DB) Migrate(ctx context.Context) error {
+	migs, err := migrations()
+	if err != nil {
+		return err
+	}
+	for _, m := range migs {
+		if err := db.migrate(ctx, m); err != nil {
+			return fmt.Errorf("migration %s: %w", m.name, err)
+		}
 	}
 	return nil
 }
@@ -187,57 +206,25 @@ func (db *DB) Close() error {
 // holding several Foyer schemas migrate them independently.
 const migrateLockKey = "foyer.migrate"
 
-// Migrate applies the embedded migrations that have not run yet, in
-// order, each in its own transaction recorded in schema_migrations. Each
-// transaction first takes a transaction-level advisory lock, so several
-// instances starting at once apply every migration exactly once.
-func (db *DB) Migrate(ctx context.Context) error {
-	names, err := fs.Glob(migrationFS, "migrations/*.sql")
-	if err != nil {
-		return fmt.Errorf("list migrations: %w", err)
-	}
-	// fs.Glob returns names in lexical order, which is version order
-	// because versions are zero-padded.
-	for _, name := range names {
-		if err := db.migrateFile(ctx, name); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// migrateFile applies one migration file unless schema_migrations already
-// records its version.
-func (db *DB) migrateFile(ctx context.Context, name string) error {
-	base := path.Base(name)
-	prefix, _, ok := strings.Cut(base, "_")
-	version, err := strconv.Atoi(prefix)
-	if !ok || err != nil {
-		return fmt.Errorf("migration %s: name must be NNNN_name.sql", base)
-	}
-	body, err := migrationFS.ReadFile(name)
-	if err != nil {
-		return fmt.Errorf("read migration %s: %w", base, err)
-	}
-
+func (db *DB) migrate(ctx context.Context, m migration) error {
 	tx, err := db.pool.Begin(ctx)
 	if err != nil {
-		return translate("begin migration", err)
+		return translate("begin", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
 
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1 || '.' || current_schema(), 0))`, migrateLockKey); err != nil {
-		return translate("lock migrations", err)
+		return translate("lock", err)
 	}
 	if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-	version integer PRIMARY KEY,
-	name text NOT NULL,
+	version    integer     NOT NULL PRIMARY KEY,
+	name       text        NOT NULL,
 	applied_at timestamptz NOT NULL
 )`); err != nil {
 		return translate("create schema_migrations", err)
 	}
 	var applied bool
-	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)`, version).Scan(&applied); err != nil {
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)`, m.version).Scan(&applied); err != nil {
 		return translate("read schema_migrations", err)
 	}
 	if applied {
@@ -245,17 +232,62 @@ func (db *DB) migrateFile(ctx context.Context, name string) error {
 	}
 	// Exec without arguments uses the simple protocol, which runs a file
 	// of several statements.
-	if _, err := tx.Exec(ctx, string(body)); err != nil {
-		return translate("apply migration "+base, err)
+	if _, err := tx.Exec(ctx, m.sql); err != nil {
+		return translate("apply", err)
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
-		version, base, db.now()); err != nil {
-		return translate("record migration "+base, err)
+		m.version, m.name, db.now()); err != nil {
+		return translate("record", err)
 	}
-	if err := tx.Commit(ctx); err != nil {
-		return translate("commit migration "+base, err)
+	return translate("commit", tx.Commit(ctx))
+}
+
+// migration is one embedded schema file.
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// migrations returns the embedded migrations in version order.
+func migrations() ([]migration, error) {
+	names, err := fs.Glob(migrationFS, "migrations/*.sql")
+	if err != nil {
+		return nil, err
 	}
-	return nil
+	var out []migration
+	for _, p := range names {
+		name := strings.TrimPrefix(p, "migrations/")
+		v, err := migrationVersion(name)
+		if err != nil {
+			return nil, err
+		}
+		b, err := migrationFS.ReadFile(p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, migration{version: v, name: name, sql: string(b)})
+	}
+	slices.SortFunc(out, func(a, b migration) int { return a.version - b.version })
+	for i := 1; i < len(out); i++ {
+		if out[i].version == out[i-1].version {
+			return nil, fmt.Errorf("migrations %s and %s share a version", out[i-1].name, out[i].name)
+		}
+	}
+	return out, nil
+}
+
+// migrationVersion parses the number of a file named NNNN_name.sql.
+func migrationVersion(name string) (int, error) {
+	num, _, ok := strings.Cut(name, "_")
+	if !ok {
+		return 0, fmt.Errorf("migration %q is not named NNNN_name.sql", name)
+	}
+	v, err := strconv.Atoi(num)
+	if err != nil || v <= 0 {
+		return 0, fmt.Errorf("migration %q is not named NNNN_name.sql", name)
+	}
+	return v, nil
 }
 
 // UserCounts returns how many anonymous and registered users exist, for
@@ -418,6 +450,9 @@ func translate(op string, err error) error {
 			return &foyer.Error{Code: foyer.EUnavailable, Message: "The database is unavailable.", Err: fmt.Errorf("%s: %w", op, err)}
 		}
 		return fmt.Errorf("%s: %w", op, err)
+	}
+	if errors.Is(err, puddle.ErrClosedPool) {
+		return &foyer.Error{Code: foyer.EUnavailable, Message: "The database is closed.", Err: fmt.Errorf("%s: %w", op, err)}
 	}
 	if _, ok := errors.AsType[*pgconn.ConnectError](err); ok {
 		return &foyer.Error{Code: foyer.EUnavailable, Message: "The database is unavailable.", Err: fmt.Errorf("%s: %w", op, err)}

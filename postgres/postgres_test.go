@@ -358,6 +358,12 @@ func TestErrors(t *testing.T) {
 		if _, err := users.UpdateUser(ctx, u.ID, foyer.UserUpdate{DataPatch: []byte(`{"a":1}`)}); err != context.Canceled {
 			t.Fatalf("UpdateUser with a cancelled context: %v, want context.Canceled", err)
 		}
+		if err := users.CreateUser(ctx, &foyer.User{Anonymous: true}); err != context.Canceled {
+			t.Fatalf("CreateUser with a cancelled context: %v, want context.Canceled", err)
+		}
+		if anon, _, err := db.UserCounts(t.Context()); err != nil || anon != 1 {
+			t.Fatalf("UserCounts = %d, %v; want 1: a cancelled call wrote", anon, err)
+		}
 	})
 	t.Run("ErrDeadlineExceeded", func(t *testing.T) {
 		ctx, cancel := context.WithDeadline(t.Context(), time.Now().Add(-time.Second))
@@ -366,6 +372,71 @@ func TestErrors(t *testing.T) {
 			t.Fatalf("DeleteUser past its deadline: %v, want context.DeadlineExceeded", err)
 		}
 	})
+}
+
+// TestCloseThenWrite checks that calls after Close fail cleanly, as the
+// database being unavailable.
+func TestCloseThenWrite(t *testing.T) {
+	t.Parallel()
+	db := openDB(t, nil)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	err := postgres.NewUserService(db).CreateUser(t.Context(), &foyer.User{Anonymous: true})
+	if got := foyer.ErrorCode(err); got != foyer.EUnavailable {
+		t.Fatalf("CreateUser after Close: code %q, want %q (%v)", got, foyer.EUnavailable, err)
+	}
+	if got := foyer.ErrorCode(db.Ping(t.Context())); got != foyer.EUnavailable {
+		t.Fatalf("Ping after Close: code %q, want %q", got, foyer.EUnavailable)
+	}
+}
+
+// TestConcurrentCreate has many sign-ups at once, half of them claiming
+// the same address: exactly one of those wins, the others get EConflict
+// and leave nothing behind, and every other sign-up commits with its
+// event.
+func TestConcurrentCreate(t *testing.T) {
+	t.Parallel()
+	db := openDB(t, nil)
+	users := postgres.NewUserService(db)
+	const n = 64
+	var wg sync.WaitGroup
+	codes := make([]string, n)
+	for i := range n {
+		wg.Go(func() {
+			u := &foyer.User{Anonymous: true}
+			if i%2 == 0 {
+				u = &foyer.User{Email: "dup@example.com", EmailVerified: true}
+			}
+			codes[i] = foyer.ErrorCode(users.CreateUser(t.Context(), u))
+		})
+	}
+	wg.Wait()
+	var ok, conflicts int
+	for i, code := range codes {
+		switch {
+		case code == "":
+			ok++
+		case code == foyer.EConflict && i%2 == 0:
+			conflicts++
+		default:
+			t.Fatalf("sign-up %d: code %q", i, code)
+		}
+	}
+	if ok != n/2+1 || conflicts != n/2-1 {
+		t.Fatalf("%d committed, %d conflicts; want %d and %d", ok, conflicts, n/2+1, n/2-1)
+	}
+	anon, reg, err := db.UserCounts(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if anon != n/2 || reg != 1 {
+		t.Fatalf("UserCounts = %d, %d; want %d, 1", anon, reg, n/2)
+	}
+	evs := allEvents(t, postgres.NewEventService(db), foyer.EventFilter{})
+	if len(evs) != n/2+1 {
+		t.Fatalf("%d events, want one per committed user (%d)", len(evs), n/2+1)
+	}
 }
 
 // TestConcurrentWrites has several writers patch the same user at once.
