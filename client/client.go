@@ -1,9 +1,10 @@
 // Package client is the Go SDK of Foyer for the apps in front of it: a
 // typed Client for the server API (users, conversion, aliases, vended
-// tokens, events, keys), net/http Middleware that verifies visitors'
-// tokens locally and creates anonymous accounts only when the app first
-// needs one (EnsureUser), and VerifyWebhook for receivers of Foyer's
-// webhooks.
+// tokens, events, keys) and for the visitor API on a visitor's behalf
+// (profile, conversion, sign-in, merge), net/http Middleware that verifies
+// visitors' tokens locally and creates anonymous accounts only when the
+// app first needs one (EnsureUser), and VerifyWebhook for receivers of
+// Foyer's webhooks.
 //
 // It imports the root package, token and the standard library only, so
 // that an app which uses it does not build Foyer's storage or server. It
@@ -34,8 +35,8 @@ const DefaultTimeout = 30 * time.Second
 const maxErrorBody = 64 << 10
 
 // Client calls Foyer's HTTP API. The server API is authenticated with the
-// API key given to New; the visitor methods (Me, PatchMe,
-// CreateAnonymousUser) send the visitor's token instead, never the key.
+// API key given to New; the visitor API methods (Me, PatchMe, ConvertMe,
+// Login, MergeMe…) send the visitor's token instead, never the key.
 // A Client is safe for concurrent use.
 //
 // Every error Foyer answers comes back as a *foyer.Error with the code of
