@@ -44,6 +44,10 @@ func TestVerifyWebhook(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	bySign, err := webhook.Sign(testSecret, id, now, body)
+	if err != nil {
+		t.Fatal(err)
+	}
 	rotating, err := webhook.Headers([]string{otherSecret, testSecret}, id, now, body)
 	if err != nil {
 		t.Fatal(err)
@@ -69,6 +73,7 @@ func TestVerifyWebhook(t *testing.T) {
 		want      error // nil, a cause in *foyer.Error, or ErrWebhookSecret
 	}{
 		{"OKSignedByFoyer", testSecret, signed, body, 0, nil},
+		{"OKSign", testSecret, headers(id, ts, bySign), body, 0, nil},
 		{"OKIndependent", testSecret, headers(id, ts, right), body, 0, nil},
 		{"OKSecretWithoutPrefix", strings.TrimPrefix(testSecret, "whsec_"), signed, body, 0, nil},
 		{"OKRotationNewSecret", testSecret, rotating, body, 0, nil},
