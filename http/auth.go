@@ -359,7 +359,9 @@ func (s *Server) clearSessionCookie(w http.ResponseWriter) {
 }
 
 // server authenticates a server API request by its API key, sent as
-// "Authorization: Bearer foyer_sk_…" and looked up by its SHA-256 hash.
+// "Authorization: Bearer foyer_sk_…" and looked up by its SHA-256 hash,
+// and records the authenticated call in the audit log (see audited). A
+// request without a valid key acted as nobody and is not recorded.
 func (s *Server) server(h handlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		raw, ok := bearer(r.Header.Get("Authorization"))
@@ -373,6 +375,10 @@ func (s *Server) server(h handlerFunc) handlerFunc {
 		} else if err != nil {
 			return err
 		}
-		return h(w, r.WithContext(context.WithValue(r.Context(), apiKeyContextKey, k)))
+		r = r.WithContext(context.WithValue(r.Context(), apiKeyContextKey, k))
+		if s.deps.Audit != nil {
+			return s.audited(k, h)(w, r)
+		}
+		return h(w, r)
 	}
 }

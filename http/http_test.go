@@ -2,6 +2,7 @@ package http_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -17,8 +18,10 @@ import (
 	foyer "github.com/foyerhq/foyer"
 	"github.com/foyerhq/foyer/argon2"
 	foyerhttp "github.com/foyerhq/foyer/http"
+	"github.com/foyerhq/foyer/reaper"
 	"github.com/foyerhq/foyer/sqlite"
 	"github.com/foyerhq/foyer/token"
+	"github.com/foyerhq/foyer/webhook"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -62,14 +65,25 @@ type testServer struct {
 	signingKeys foyer.SigningKeyService
 	mail        foyer.MailService
 	sessions    foyer.SessionService
+	webhooks    foyer.WebhookService
+	deliveries  foyer.DeliveryService
+	audit       foyer.AuditService
+	reaper      *reaper.Reaper
 	keys        *token.Keyring
 	keyConfig   token.Config
 	clock       *testClock
 	reg         *prometheus.Registry
 	apiKey      string // secret of an API key for the server API
+	apiKeyID    string // its id
 	// notified counts the calls of Deps.MailNotify.
 	notified atomic.Int64
+	// webhookNotified counts the calls of Deps.WebhookNotify.
+	webhookNotified atomic.Int64
 }
+
+// testRetention is the reaper's retention in tests: the default anonymous
+// lifetime and a grace period.
+const testRetention = foyerhttp.DefaultAnonymousTTL + 10*24*time.Hour
 
 // setup starts a server on a fresh SQLite file, in development mode and
 // with cheap password hashing. configure may change the server
@@ -96,6 +110,9 @@ func setup(t testing.TB, configure ...func(*foyerhttp.Config)) *testServer {
 		signingKeys: sqlite.NewSigningKeyService(db),
 		mail:        sqlite.NewMailService(db),
 		sessions:    sqlite.NewSessionService(db),
+		webhooks:    sqlite.NewWebhookService(db),
+		deliveries:  sqlite.NewDeliveryService(db),
+		audit:       sqlite.NewAuditService(db),
 		clock:       clock,
 		reg:         prometheus.NewRegistry(),
 	}
@@ -116,6 +133,10 @@ func setup(t testing.TB, configure ...func(*foyerhttp.Config)) *testServer {
 	for _, f := range configure {
 		f(&cfg)
 	}
+	logger := slog.New(slog.NewTextHandler(t.Output(), nil))
+	ts.reaper = reaper.New(sqlite.NewReapService(db), logger)
+	ts.reaper.Retention = testRetention
+	ts.reaper.Now = clock.Now
 	apiKeys := sqlite.NewAPIKeyService(db)
 	deps := foyerhttp.Deps{
 		Users:       ts.users,
@@ -131,8 +152,21 @@ func setup(t testing.TB, configure ...func(*foyerhttp.Config)) *testServer {
 		UserCounts:  db.UserCounts,
 		MailNotify:  func() { ts.notified.Add(1) },
 		Render:      renderMail,
+
+		Webhooks: ts.webhooks,
+		// As in production: endpoints on this machine or a private
+		// network are refused.
+		ValidateWebhookURL: func(raw string) error { return webhook.ValidateURL(raw, false) },
+		NewWebhookSecret:   webhook.NewSecret,
+		Deliveries:         ts.deliveries,
+		WebhookNotify:      func() { ts.webhookNotified.Add(1) },
+		Audit:              ts.audit,
+		Exports:            sqlite.NewExportService(db),
+		Reap: func(ctx context.Context, dryRun bool) (int, time.Time, error) {
+			res, err := ts.reaper.RunOnce(ctx, dryRun)
+			return res.Deleted, res.Cutoff, err
+		},
 	}
-	logger := slog.New(slog.NewTextHandler(t.Output(), nil))
 	ts.handler = foyerhttp.NewServer(cfg, deps, logger, ts.reg).Handler()
 
 	secret, k := foyerhttp.NewAPIKey()
@@ -140,7 +174,7 @@ func setup(t testing.TB, configure ...func(*foyerhttp.Config)) *testServer {
 	if err := apiKeys.CreateAPIKey(ctx, k); err != nil {
 		t.Fatal(err)
 	}
-	ts.apiKey = secret
+	ts.apiKey, ts.apiKeyID = secret, k.ID
 	return ts
 }
 

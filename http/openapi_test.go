@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	foyer "github.com/foyerhq/foyer"
 	foyerhttp "github.com/foyerhq/foyer/http"
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -615,6 +616,9 @@ func TestOpenAPIWalkthrough(t *testing.T) {
 	a.do(t, ts, call{name: "ListEventsBadType", method: "GET", path: "/v1/events?type=user.exploded", header: api,
 		req: reqInvalid, wantStatus: 400, wantCode: "invalid"})
 
+	walkWebhooks(t, a, ts)
+	walkPrivacy(t, a, ts, registered)
+
 	// Generic errors, derived from the document itself so that every
 	// operation gets them: 401 without a credential, 415 and 413 for every
 	// request body.
@@ -967,4 +971,111 @@ func walkRegistration(t *testing.T, a *apiChecker, ts *testServer) string {
 		body: `{"email":"eve@example.com","password":"a new battery horse"}`, wantStatus: 200})
 	decode(t, w, &tokens)
 	return tokens.AccessToken
+}
+
+// walkWebhooks walks webhook endpoints, their deliveries and a reaper run.
+func walkWebhooks(t *testing.T, a *apiChecker, ts *testServer) {
+	api := ts.api()
+	ctJSON := jsonType
+	missing := "0190c2a4-7e5b-7000-8000-000000000000"
+
+	w := a.do(t, ts, call{name: "CreateWebhook", method: "POST", path: "/v1/webhooks", header: join(api, ctJSON),
+		body: `{"url":"https://hooks.example.com/foyer","event_types":["user.anonymous.created","user.deleted"]}`, wantStatus: 201})
+	var hook struct {
+		ID     string `json:"id"`
+		Secret string `json:"secret"`
+	}
+	decode(t, w, &hook)
+	a.do(t, ts, call{name: "CreateWebhookAllTypes", method: "POST", path: "/v1/webhooks", header: join(api, ctJSON),
+		body: `{"url":"http://hooks.example.com/all","enabled":false}`, wantStatus: 201})
+	a.do(t, ts, call{name: "CreateWebhookLoopback", method: "POST", path: "/v1/webhooks", header: join(api, ctJSON),
+		body: `{"url":"http://127.0.0.1:8080/hook"}`, wantStatus: 400, wantCode: "invalid"})
+	a.do(t, ts, call{name: "CreateWebhookUnknownType", method: "POST", path: "/v1/webhooks", header: join(api, ctJSON),
+		body: `{"url":"https://hooks.example.com/x","event_types":["user.exploded"]}`, req: reqInvalid, wantStatus: 400, wantCode: "invalid"})
+	a.do(t, ts, call{name: "CreateWebhookNoURL", method: "POST", path: "/v1/webhooks", header: join(api, ctJSON),
+		body: `{"event_types":[]}`, req: reqInvalid, wantStatus: 400, wantCode: "invalid"})
+	a.do(t, ts, call{name: "ListWebhooks", method: "GET", path: "/v1/webhooks", header: api, wantStatus: 200})
+	a.do(t, ts, call{name: "GetWebhook", method: "GET", path: "/v1/webhooks/" + hook.ID, header: api, wantStatus: 200})
+	a.do(t, ts, call{name: "GetWebhookMissing", method: "GET", path: "/v1/webhooks/" + missing, header: api, wantStatus: 404, wantCode: "not_found"})
+	a.do(t, ts, call{name: "PatchWebhook", method: "PATCH", path: "/v1/webhooks/" + hook.ID, header: join(api, ctJSON),
+		body: `{"event_types":[],"enabled":true}`, wantStatus: 200})
+	a.do(t, ts, call{name: "PatchWebhookPrivateURL", method: "PATCH", path: "/v1/webhooks/" + hook.ID, header: join(api, ctJSON),
+		body: `{"url":"http://10.0.0.8/hook"}`, wantStatus: 400, wantCode: "invalid"})
+	a.do(t, ts, call{name: "PatchWebhookMissing", method: "PATCH", path: "/v1/webhooks/" + missing, header: join(api, ctJSON),
+		body: `{"enabled":false}`, wantStatus: 404, wantCode: "not_found"})
+	a.do(t, ts, call{name: "RotateWebhookSecret", method: "POST", path: "/v1/webhooks/" + hook.ID + "/rotate-secret", header: api, wantStatus: 200})
+	a.do(t, ts, call{name: "RotateWebhookSecretMissing", method: "POST", path: "/v1/webhooks/" + missing + "/rotate-secret", header: api,
+		wantStatus: 404, wantCode: "not_found"})
+
+	// The dispatcher's first step turns the events so far into deliveries.
+	if _, err := ts.deliveries.FanOutEvents(t.Context(), foyer.MaxPageSize); err != nil {
+		t.Fatal(err)
+	}
+	w = a.do(t, ts, call{name: "ListDeliveries", method: "GET", path: "/v1/deliveries?webhook_id=" + hook.ID + "&status=pending&limit=2", header: api, wantStatus: 200})
+	var deliveries struct {
+		Deliveries []struct {
+			ID      string `json:"id"`
+			EventID string `json:"event_id"`
+			UserID  string `json:"user_id"`
+		} `json:"deliveries"`
+		NextCursor string `json:"next_cursor"`
+	}
+	decode(t, w, &deliveries)
+	if len(deliveries.Deliveries) == 0 || deliveries.NextCursor == "" {
+		t.Fatalf("ListDeliveries: want a full page and a next page, got %s", clip(w.Body.String()))
+	}
+	d := deliveries.Deliveries[0]
+	a.do(t, ts, call{name: "ListDeliveriesNextPage", method: "GET", path: "/v1/deliveries?limit=2&cursor=" + deliveries.NextCursor, header: api, wantStatus: 200})
+	a.do(t, ts, call{name: "ListDeliveriesFiltered", method: "GET",
+		path: "/v1/deliveries?event_id=" + d.EventID + "&user_id=" + d.UserID + "&status=succeeded", header: api, wantStatus: 200})
+	a.do(t, ts, call{name: "ListDeliveriesBadStatus", method: "GET", path: "/v1/deliveries?status=lost", header: api,
+		req: reqInvalid, wantStatus: 400, wantCode: "invalid"})
+	if err := ts.deliveries.RecordAttempt(t.Context(), d.ID, foyer.DeliveryAttempt{StatusCode: 503, Latency: 120 * time.Millisecond,
+		Response: "busy", Status: foyer.DeliveryFailed}); err != nil {
+		t.Fatal(err)
+	}
+	a.do(t, ts, call{name: "Redeliver", method: "POST", path: "/v1/deliveries/" + d.ID + "/redeliver", header: api, wantStatus: 202})
+	a.do(t, ts, call{name: "RedeliverMissing", method: "POST", path: "/v1/deliveries/" + missing + "/redeliver", header: api,
+		wantStatus: 404, wantCode: "not_found"})
+
+	a.do(t, ts, call{name: "DeleteWebhook", method: "DELETE", path: "/v1/webhooks/" + hook.ID, header: api, wantStatus: 204})
+	a.do(t, ts, call{name: "DeleteWebhookAgain", method: "DELETE", path: "/v1/webhooks/" + hook.ID, header: api, wantStatus: 404, wantCode: "not_found"})
+
+	a.do(t, ts, call{name: "ReaperDryRun", method: "POST", path: "/v1/reaper/runs", header: join(api, ctJSON), body: `{"dry_run":true}`, wantStatus: 200})
+	a.do(t, ts, call{name: "ReaperRun", method: "POST", path: "/v1/reaper/runs", header: join(api, ctJSON), body: `{"dry_run":false}`, wantStatus: 200})
+	a.do(t, ts, call{name: "ReaperNoDryRun", method: "POST", path: "/v1/reaper/runs", header: join(api, ctJSON), body: `{}`,
+		req: reqInvalid, wantStatus: 400, wantCode: "invalid"})
+}
+
+// walkPrivacy walks exports and the audit log. registered is the access
+// token of a signed-in registered user.
+func walkPrivacy(t *testing.T, a *apiChecker, ts *testServer, registered string) {
+	api := ts.api()
+	missing := "0190c2a4-7e5b-7000-8000-000000000000"
+
+	w := a.do(t, ts, call{name: "ExportMeRegistered", method: "GET", path: "/v1/me/export", header: bearer(registered), wantStatus: 200})
+	var export struct {
+		User struct {
+			ID string `json:"id"`
+		} `json:"user"`
+	}
+	decode(t, w, &export)
+	visitor := ts.signup(t)
+	a.do(t, ts, call{name: "ExportMeAnonymous", method: "GET", path: "/v1/me/export", header: withCookie(visitor.Token), wantStatus: 200})
+	a.do(t, ts, call{name: "ExportUser", method: "GET", path: "/v1/users/" + export.User.ID + "/export", header: api, wantStatus: 200})
+	a.do(t, ts, call{name: "ExportUserMissing", method: "GET", path: "/v1/users/" + missing + "/export", header: api, wantStatus: 404, wantCode: "not_found"})
+
+	w = a.do(t, ts, call{name: "ListAudit", method: "GET", path: "/v1/audit?limit=3", header: api, wantStatus: 200})
+	var audit struct {
+		NextCursor string `json:"next_cursor"`
+	}
+	decode(t, w, &audit)
+	if audit.NextCursor == "" {
+		t.Fatalf("ListAudit: no next_cursor in %s", clip(w.Body.String()))
+	}
+	a.do(t, ts, call{name: "ListAuditNextPage", method: "GET", path: "/v1/audit?limit=3&cursor=" + audit.NextCursor, header: api, wantStatus: 200})
+	a.do(t, ts, call{name: "ListAuditFiltered", method: "GET",
+		path: "/v1/audit?actor=api_key:" + ts.apiKeyID + "&target=" + missing + "&since=2020-01-01T00:00:00Z", header: api, wantStatus: 200})
+	a.do(t, ts, call{name: "ListAuditBadSince", method: "GET", path: "/v1/audit?since=yesterday", header: api,
+		req: reqInvalid, wantStatus: 400, wantCode: "invalid"})
 }

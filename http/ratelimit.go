@@ -104,6 +104,19 @@ func (l *rateLimiter[K]) sweep(now time.Time) {
 // right-most X-Forwarded-For entry when TrustForwardedFor is set. IPv6
 // addresses are cut to their /64, which one client usually holds whole.
 func (s *Server) clientAddr(r *http.Request) netip.Addr {
+	a := s.clientIP(r)
+	if a.Is6() {
+		if p, err := a.Prefix(64); err == nil {
+			a = p.Addr()
+		}
+	}
+	return a
+}
+
+// clientIP returns the client's address: the peer, or the right-most
+// X-Forwarded-For entry when TrustForwardedFor is set. It is the invalid
+// Addr when neither can be read.
+func (s *Server) clientIP(r *http.Request) netip.Addr {
 	var a netip.Addr
 	if s.cfg.TrustForwardedFor {
 		if vs := r.Header.Values("X-Forwarded-For"); len(vs) > 0 {
@@ -121,13 +134,7 @@ func (s *Server) clientAddr(r *http.Request) netip.Addr {
 			a, _ = netip.ParseAddr(r.RemoteAddr)
 		}
 	}
-	a = a.Unmap().WithZone("")
-	if a.Is6() {
-		if p, err := a.Prefix(64); err == nil {
-			a = p.Addr()
-		}
-	}
-	return a
+	return a.Unmap().WithZone("")
 }
 
 // Limits of the registration, sign-in and password routes. Like the limit

@@ -1,7 +1,9 @@
 // Package http serves Foyer's JSON API: the visitor API (anonymous
-// sign-up, /v1/me, progressive registration, sign-in, password reset and
-// merge, authenticated by the anonymous cookie, the session cookie or a
-// bearer token), the server API (authenticated by API keys), the JSON Web
+// sign-up, /v1/me, progressive registration, sign-in, password reset,
+// merge and export, authenticated by the anonymous cookie, the session
+// cookie or a bearer token), the server API (authenticated by API keys,
+// every call recorded in the audit log: users, tokens and keys, the event
+// log, webhooks and their deliveries, reaper runs, exports), the JSON Web
 // Key Set and the operational endpoints (/healthz, /readyz, /metrics).
 //
 // It owns the transport concerns: routing, cookies, cross-origin
@@ -10,9 +12,10 @@
 // tokens and password hashing, JSON decoding rules and the one mapping of
 // error codes to HTTP statuses. Business rules and storage stay behind the
 // root service interfaces. It imports the root package and, from the
-// module, only token and argon2; it must not import a storage package or
-// mail (messages are rendered through Deps.Render). Other packages import
-// it as foyerhttp.
+// module, only token and argon2; it must not import a storage package,
+// mail, webhook or reaper (they are reached through functions in Deps:
+// Render, ValidateWebhookURL, NewWebhookSecret, WebhookNotify, Reap).
+// Other packages import it as foyerhttp.
 package http
 
 import (
@@ -143,7 +146,9 @@ func (c Config) withDefaults() Config {
 
 // Deps are the services the server calls. Users, APIKeys, Events and Keys
 // are required by every server; Conversions, Credentials, Merges, Sessions
-// and Mail by the registration, sign-in, password and merge routes.
+// and Mail by the registration, sign-in, password and merge routes. The
+// webhook, delivery, audit, export and reaper members are optional: the
+// routes of one that is nil are not served.
 type Deps struct {
 	Users       foyer.UserService
 	Conversions foyer.ConversionService
@@ -171,6 +176,33 @@ type Deps struct {
 	// NewServer is used if it is also a Gatherer (a *prometheus.Registry
 	// is); otherwise /metrics is not served.
 	Gatherer prometheus.Gatherer
+
+	// Webhooks serves /v1/webhooks; nil leaves those routes out. It needs
+	// ValidateWebhookURL and NewWebhookSecret.
+	Webhooks foyer.WebhookService
+	// ValidateWebhookURL checks an endpoint URL when it is created or
+	// changed, returning EInvalid (the webhook package's ValidateURL with
+	// the configured allowance for private addresses). The dispatcher's
+	// client checks the address again when it connects.
+	ValidateWebhookURL func(rawURL string) error
+	// NewWebhookSecret returns a fresh endpoint secret, "whsec_…" (the
+	// webhook package's NewSecret).
+	NewWebhookSecret func() string
+	// Deliveries serves /v1/deliveries; nil leaves those routes out.
+	Deliveries foyer.DeliveryService
+	// WebhookNotify wakes the webhook dispatcher after a redelivery was
+	// queued; nil leaves the dispatcher to its own schedule.
+	WebhookNotify func()
+	// Audit records every server API call and serves GET /v1/audit; nil
+	// records nothing and leaves the route out.
+	Audit foyer.AuditService
+	// Exports serves GET /v1/me/export and GET /v1/users/{id}/export; nil
+	// leaves those routes out.
+	Exports foyer.ExportService
+	// Reap runs the reaper once (a dry run counts without deleting) for
+	// POST /v1/reaper/runs, and reports how many users were, or would be,
+	// deleted and the cut-off it used; nil leaves the route out.
+	Reap func(ctx context.Context, dryRun bool) (deleted int, cutoff time.Time, err error)
 }
 
 // Server is the HTTP API. Create it with NewServer and serve Handler.
@@ -198,9 +230,10 @@ type Server struct {
 
 // NewServer returns a server for cfg and deps. Metrics are registered on
 // reg; a nil reg gets a private registry, served on /metrics.
-// It panics if a TrustedOrigins entry is not an origin, like
-// http.ServeMux does for a bad pattern: both are programming errors that
-// cmd/foyer validates first.
+// It panics if a TrustedOrigins entry is not an origin, or if Webhooks is
+// set without ValidateWebhookURL and NewWebhookSecret, like http.ServeMux
+// does for a bad pattern: these are programming errors, and an endpoint
+// URL must never go unchecked.
 func NewServer(cfg Config, deps Deps, logger *slog.Logger, reg prometheus.Registerer) *Server {
 	cfg = cfg.withDefaults()
 	if logger == nil {
@@ -241,6 +274,9 @@ func NewServer(cfg Config, deps Deps, logger *slog.Logger, reg prometheus.Regist
 		if err := s.csrf.AddTrustedOrigin(o); err != nil {
 			panic("foyerhttp: trusted origin: " + err.Error())
 		}
+	}
+	if deps.Webhooks != nil && (deps.ValidateWebhookURL == nil || deps.NewWebhookSecret == nil) {
+		panic("foyerhttp: Deps.Webhooks needs ValidateWebhookURL and NewWebhookSecret")
 	}
 	s.routes()
 	s.handler = http.HandlerFunc(s.serve)
@@ -287,6 +323,28 @@ func (s *Server) routes() {
 	s.route("GET /v1/keys", s.server(s.listKeys))
 	s.route("POST /v1/keys/rotate", s.server(s.rotateKeys))
 	s.route("GET /v1/events", s.server(s.listEvents))
+	if s.deps.Webhooks != nil {
+		s.route("POST /v1/webhooks", s.server(s.createWebhook))
+		s.route("GET /v1/webhooks", s.server(s.listWebhooks))
+		s.route("GET /v1/webhooks/{id}", s.server(s.getWebhook))
+		s.route("PATCH /v1/webhooks/{id}", s.server(s.patchWebhook))
+		s.route("DELETE /v1/webhooks/{id}", s.server(s.deleteWebhook))
+		s.route("POST /v1/webhooks/{id}/rotate-secret", s.server(s.rotateWebhookSecret))
+	}
+	if s.deps.Deliveries != nil {
+		s.route("GET /v1/deliveries", s.server(s.listDeliveries))
+		s.route("POST /v1/deliveries/{id}/redeliver", s.server(s.redeliver))
+	}
+	if s.deps.Reap != nil {
+		s.route("POST /v1/reaper/runs", s.server(s.runReaper))
+	}
+	if s.deps.Exports != nil {
+		s.route("GET /v1/me/export", s.visitor(s.exportMe))
+		s.route("GET /v1/users/{id}/export", s.server(s.exportUser))
+	}
+	if s.deps.Audit != nil {
+		s.route("GET /v1/audit", s.server(s.listAudit))
+	}
 	if s.cfg.DevMode {
 		s.route("GET /v1/dev/mail", s.server(s.devMail))
 	}
