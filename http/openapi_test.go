@@ -615,6 +615,11 @@ func TestOpenAPIWalkthrough(t *testing.T) {
 		header: api, wantStatus: 200})
 	a.do(t, ts, call{name: "ListEventsBadType", method: "GET", path: "/v1/events?type=user.exploded", header: api,
 		req: reqInvalid, wantStatus: 400, wantCode: "invalid"})
+	// Every kind of event was caused by some call above.
+	for _, typ := range foyer.EventTypes {
+		w := ts.do("GET", "/v1/events?limit=1&type="+typ, "", api...)
+		check(t, w, 200, "", `"type":"`+typ+`"`)
+	}
 
 	walkWebhooks(t, a, ts)
 	walkPrivacy(t, a, ts, registered)
