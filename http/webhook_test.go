@@ -2,6 +2,7 @@ package http_test
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -307,4 +308,31 @@ func TestDeliveries(t *testing.T) {
 			t.Fatalf("the redelivered delivery is not claimed: %d claimed", len(claimed))
 		}
 	})
+}
+
+// TestWebhooksNeedURLCheck checks that a server with webhooks but no URL
+// check refuses to start, rather than accept any endpoint.
+func TestWebhooksNeedURLCheck(t *testing.T) {
+	ts := setup(t)
+	defer func() {
+		if recover() == nil {
+			t.Fatal("NewServer accepted Webhooks without ValidateWebhookURL")
+		}
+	}()
+	foyerhttp.NewServer(foyerhttp.Config{}, foyerhttp.Deps{Users: ts.users, Events: ts.events, Keys: ts.keys, Webhooks: ts.webhooks}, nil, nil)
+}
+
+// TestOptionalRoutes checks that the routes of optional services are not
+// served without them.
+func TestOptionalRoutes(t *testing.T) {
+	ts := setup(t)
+	h := foyerhttp.NewServer(foyerhttp.Config{}, foyerhttp.Deps{Users: ts.users, Events: ts.events, Keys: ts.keys}, nil, nil).Handler()
+	for _, path := range []string{"/v1/webhooks", "/v1/deliveries", "/v1/audit", "/v1/me/export", "/v1/users/" + ts.signup(t).User.ID + "/export"} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, request("GET", path, ""))
+		check(t, w, http.StatusNotFound, "not_found")
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, request("POST", "/v1/reaper/runs", `{"dry_run":true}`, jsonType...))
+	check(t, w, http.StatusNotFound, "not_found")
 }
