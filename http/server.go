@@ -306,6 +306,9 @@ func (s *Server) routes() {
 	s.route("POST /v1/logout", s.registered(s.logout))
 	s.route("POST /v1/password/forgot", s.forgotPassword)
 	s.route("POST /v1/password/reset", s.resetPassword)
+	if s.deps.Exports != nil {
+		s.route("GET /v1/me/export", s.visitor(s.exportMe))
+	}
 
 	// Server API: an API key as bearer token.
 	s.route("POST /v1/users", s.server(s.createUser))
@@ -339,7 +342,6 @@ func (s *Server) routes() {
 		s.route("POST /v1/reaper/runs", s.server(s.runReaper))
 	}
 	if s.deps.Exports != nil {
-		s.route("GET /v1/me/export", s.visitor(s.exportMe))
 		s.route("GET /v1/users/{id}/export", s.server(s.exportUser))
 	}
 	if s.deps.Audit != nil {
