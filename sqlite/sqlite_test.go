@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/uuid"
 	_ "modernc.org/sqlite"
 
 	"github.com/foyerhq/foyer"
@@ -55,14 +56,88 @@ func services(db *sqlite.DB) storetest.Services {
 		APIKeys:     sqlite.NewAPIKeyService(db),
 		SigningKeys: sqlite.NewSigningKeyService(db),
 		Reaps:       sqlite.NewReapService(db),
+		Webhooks:    sqlite.NewWebhookService(db),
+		Deliveries:  sqlite.NewDeliveryService(db),
+		Audit:       sqlite.NewAuditService(db),
+		Exports:     sqlite.NewExportService(db),
+		Retention:   sqlite.NewEventRetentionService(db),
 	}
 }
 
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, now func() time.Time) storetest.Services {
-		db, _ := openDB(t, now)
-		return services(db)
+		db, path := openDB(t, now)
+		s := services(db)
+		s.Mentions = func(t *testing.T, values ...string) map[string]int { return mentions(t, path, values...) }
+		return s
 	})
+}
+
+// mentions counts, by table, the rows of the database file at path that
+// hold one of values in any column: as text, or, for a UUID, as the
+// 16-byte BLOB ids are stored as. It reads the schema, so a table added
+// later is searched too.
+func mentions(t *testing.T, path string, values ...string) map[string]int {
+	t.Helper()
+	raw, err := sql.Open("sqlite", path+"?_query_only=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	var needles []any
+	for _, v := range values {
+		needles = append(needles, v)
+		if id, err := uuid.Parse(v); err == nil {
+			needles = append(needles, id[:])
+		}
+	}
+	rows, err := raw.QueryContext(t.Context(), `SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tables []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+		tables = append(tables, name)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	rows.Close()
+	got := map[string]int{}
+	for _, table := range tables {
+		rows, err := raw.QueryContext(t.Context(), `SELECT name FROM pragma_table_info(?)`, table)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var conds []string
+		var args []any
+		for rows.Next() {
+			var col string
+			if err := rows.Scan(&col); err != nil {
+				t.Fatal(err)
+			}
+			for _, n := range needles {
+				conds = append(conds, `instr("`+col+`", ?) > 0`)
+				args = append(args, n)
+			}
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		rows.Close()
+		var n int
+		if err := raw.QueryRowContext(t.Context(), `SELECT count(*) FROM "`+table+`" WHERE `+strings.Join(conds, " OR "), args...).Scan(&n); err != nil {
+			t.Fatalf("search %s: %v", table, err)
+		}
+		if n > 0 {
+			got[table] = n
+		}
+	}
+	return got
 }
 
 // migrationVersions lists the version numbers of the NNNN_name.sql files

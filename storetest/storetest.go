@@ -36,6 +36,18 @@ type Services struct {
 	APIKeys     foyer.APIKeyService
 	SigningKeys foyer.SigningKeyService
 	Reaps       foyer.ReapService
+	Webhooks    foyer.WebhookService
+	Deliveries  foyer.DeliveryService
+	Audit       foyer.AuditService
+	Exports     foyer.ExportService
+	Retention   foyer.EventRetentionService
+
+	// Mentions looks through every row of every table of the store for
+	// values, as text or, for a UUID, as the bytes a store may keep it
+	// in, and counts the rows that hold one of them, by table. It is how
+	// the suite proves that deleting a user leaves nothing personal
+	// behind, without knowing the store's schema.
+	Mentions func(t *testing.T, values ...string) map[string]int
 }
 
 // Opener opens a fresh, fully migrated, empty store whose clock is now,
@@ -56,6 +68,11 @@ func Run(t *testing.T, open func(t *testing.T, now func() time.Time) Services) {
 	t.Run("APIKeys", func(t *testing.T) { testAPIKeys(t, o) })
 	t.Run("SigningKeys", func(t *testing.T) { testSigningKeys(t, o) })
 	t.Run("Reaps", func(t *testing.T) { testReaps(t, o) })
+	t.Run("Webhooks", func(t *testing.T) { testWebhooks(t, o) })
+	t.Run("Deliveries", func(t *testing.T) { testDeliveries(t, o) })
+	t.Run("Audit", func(t *testing.T) { testAudit(t, o) })
+	t.Run("Export", func(t *testing.T) { testExport(t, o) })
+	t.Run("Retention", func(t *testing.T) { testRetention(t, o) })
 	t.Run("Lifecycle", func(t *testing.T) { testLifecycle(t, o) })
 }
 

@@ -1,0 +1,48 @@
+package sqlite
+
+import (
+	"context"
+	"time"
+
+	"github.com/foyerhq/foyer"
+)
+
+var _ foyer.EventRetentionService = (*EventRetentionService)(nil)
+
+// EventRetentionService implements foyer.EventRetentionService.
+type EventRetentionService struct {
+	db *DB
+}
+
+// NewEventRetentionService returns an EventRetentionService on db.
+func NewEventRetentionService(db *DB) *EventRetentionService {
+	return &EventRetentionService{db: db}
+}
+
+// DeleteEventsBefore deletes up to limit events created before t, oldest
+// first, that are dispatched and have no pending delivery, and with them,
+// through the foreign key, their deliveries, which are all finished. An
+// event still waiting for the dispatcher or for a retry is kept, since a
+// delivery carries its event. It reports how many events it deleted.
+func (s *EventRetentionService) DeleteEventsBefore(ctx context.Context, t time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, nil
+	}
+	var n int64
+	err := s.db.write(ctx, func(tx *Tx) error {
+		res, err := tx.exec(ctx, `DELETE FROM events WHERE id IN (
+	SELECT e.id FROM events e
+	WHERE e.id < ? AND e.dispatched = 1
+		AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.status = 'pending')
+	ORDER BY e.id LIMIT ?)`, idFloor(ceilMs(t)), limit)
+		if err != nil {
+			return translate("delete old events", err)
+		}
+		n, err = res.RowsAffected()
+		return translate("delete old events", err)
+	})
+	if err != nil {
+		return 0, err
+	}
+	return int(n), nil
+}
