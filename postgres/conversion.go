@@ -224,7 +224,7 @@ func convertUser(ctx context.Context, db *DB, q querier, u *foyer.User, xmin uin
 	WHERE id = $1 AND xmin = $2 AND anonymous
 	RETURNING id
 ), c AS (
-	DELETE FROM conversions WHERE user_id IN (SELECT id FROM u)
+	DELETE FROM conversions WHERE user_id = ANY (ARRAY(SELECT id FROM u))
 ), dm AS (
 	`+deleteQueuedMail(foyer.MailConversion, foyer.MailConversionExisting)+`
 )

@@ -130,7 +130,7 @@ FROM password_resets r JOIN `+userFrom+` ON u.id = r.user_id WHERE r.token_hash 
 	WHERE id = $1 AND xmin = $2 AND NOT anonymous
 	RETURNING id
 ), r AS (
-	DELETE FROM password_resets WHERE user_id IN (SELECT id FROM u)
+	DELETE FROM password_resets WHERE user_id = ANY (ARRAY(SELECT id FROM u))
 )
 INSERT INTO events (id, type, user_id, created_at, data) SELECT $5, $6, u.id, $4, $7 FROM u`,
 			uid, xmin, passwordHash, now, ev.id, ev.typ, ev.data)

@@ -30,7 +30,7 @@ const mailColumns = `id, kind, to_address, user_id, data, created_at, attempts, 
 // links a newer request has killed. The kinds are package constants, so
 // they are written into the SQL as literals.
 func deleteQueuedMail(kinds ...string) string {
-	return `DELETE FROM mail WHERE user_id IN (SELECT id FROM u) AND sent_at IS NULL
+	return `DELETE FROM mail WHERE user_id = ANY (ARRAY(SELECT id FROM u)) AND sent_at IS NULL
 		AND kind IN ('` + strings.Join(kinds, "', '") + `')`
 }
 

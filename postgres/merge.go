@@ -22,7 +22,7 @@ func NewMergeService(db *DB) *MergeService { return &MergeService{db: db} }
 
 // MergeUsers moves the data of the anonymous user from into the
 // registered user into, combined by foyer.MergeData under policy, deletes
-// from (with its conversion request and mail, through the foreign keys),
+// from (with its conversion request and mail),
 // records the alias from → into and user.merged {user, from, into}. Both
 // users are read in one statement and written in one statement that first
 // locks both rows, in id order, and applies only if neither changed since
@@ -66,8 +66,8 @@ func (s *MergeService) MergeUsers(ctx context.Context, from, into string, policy
 ), ok AS (
 	SELECT count(*) = 2 AS ok FROM g
 ), f AS (
-	DELETE FROM users WHERE id = $1 AND (SELECT ok FROM ok)
-), i AS (
+	DELETE FROM users WHERE id = $1 AND (SELECT ok FROM ok) RETURNING id
+)`+deleteDependents("f")+`, i AS (
 	UPDATE users SET data = $5, version = version + 1, updated_at = $6 WHERE id = $3 AND (SELECT ok FROM ok) RETURNING id
 ), a AS (
 	INSERT INTO aliases (from_id, into_id, created_at) SELECT $1, i.id, $6 FROM i

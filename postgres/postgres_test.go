@@ -136,7 +136,60 @@ func services(db *postgres.DB) storetest.Services {
 		APIKeys:     postgres.NewAPIKeyService(db),
 		SigningKeys: postgres.NewSigningKeyService(db),
 		Reaps:       postgres.NewReapService(db),
+		Webhooks:    postgres.NewWebhookService(db),
+		Deliveries:  postgres.NewDeliveryService(db),
+		Audit:       postgres.NewAuditService(db),
+		Exports:     postgres.NewExportService(db),
+		Retention:   postgres.NewEventRetentionService(db),
 	}
+}
+
+// mentions counts, by table, the rows of the schema of dsn that hold one
+// of values in any column: as text, or within a bytea column (JSON
+// documents, tokens) as bytes, which encode(…, 'escape') keeps readable.
+func mentions(t *testing.T, dsn string, values ...string) map[string]int {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, `SELECT table_name, column_name, data_type FROM information_schema.columns
+WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type column struct{ Table, Name, Type string }
+	cols, err := pgx.CollectRows(rows, pgx.RowToStructByPos[column])
+	if err != nil {
+		t.Fatal(err)
+	}
+	exprs := map[string][]string{}
+	var tables []string
+	for _, c := range cols {
+		e := pgx.Identifier{c.Name}.Sanitize() + "::text"
+		if c.Type == "bytea" {
+			e = "encode(" + pgx.Identifier{c.Name}.Sanitize() + ", 'escape')"
+		}
+		if _, ok := exprs[c.Table]; !ok {
+			tables = append(tables, c.Table)
+		}
+		exprs[c.Table] = append(exprs[c.Table], e)
+	}
+	out := map[string]int{}
+	for _, table := range tables {
+		var n int
+		if err := conn.QueryRow(ctx, `SELECT count(*) FROM `+pgx.Identifier{table}.Sanitize()+`
+WHERE EXISTS (SELECT 1 FROM unnest($1::text[]) v WHERE strpos(concat_ws(' ', `+strings.Join(exprs[table], ", ")+`), v) > 0)`,
+			values).Scan(&n); err != nil {
+			t.Fatalf("search %s: %v", table, err)
+		}
+		if n > 0 {
+			out[table] = n
+		}
+	}
+	return out
 }
 
 // TestConformance runs the contract suite shared with the sqlite package,
@@ -144,7 +197,12 @@ func services(db *postgres.DB) storetest.Services {
 func TestConformance(t *testing.T) {
 	testDSN(t)
 	storetest.Run(t, func(t *testing.T, now func() time.Time) storetest.Services {
-		return services(openDB(t, now))
+		dsn := newSchema(t)
+		db := openDSN(t, dsn)
+		db.Now = now
+		s := services(db)
+		s.Mentions = func(t *testing.T, values ...string) map[string]int { return mentions(t, dsn, values...) }
+		return s
 	})
 }
 
@@ -695,6 +753,128 @@ func TestConcurrentClaimMail(t *testing.T) {
 	}
 	if ms, err := s.Mail.ClaimMail(t.Context(), now, time.Hour, batch); err != nil || len(ms) != 0 {
 		t.Fatalf("a claim within the lease got %d messages, %v", len(ms), err)
+	}
+}
+
+// orphans counts, per table, the rows about users that no longer exist;
+// events count when they are not the user.deleted event of a deleted user
+// (or about an anonymous account merged into one that exists).
+func orphans(t *testing.T, dsn string) map[string]int {
+	t.Helper()
+	conn, err := pgx.Connect(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	rows, err := conn.Query(t.Context(), `
+SELECT 'sessions', count(*) FROM sessions x WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = x.user_id)
+UNION ALL SELECT 'conversions', count(*) FROM conversions x WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = x.user_id)
+UNION ALL SELECT 'password_resets', count(*) FROM password_resets x WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = x.user_id)
+UNION ALL SELECT 'aliases', count(*) FROM aliases x WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = x.into_id)
+UNION ALL SELECT 'mail', count(*) FROM mail x WHERE x.user_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = x.user_id)
+UNION ALL SELECT 'events', count(*) FROM events x WHERE x.type <> 'user.deleted' AND x.user_id IS NOT NULL
+	AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = x.user_id)
+	AND NOT EXISTS (SELECT 1 FROM aliases a JOIN users u ON u.id = a.into_id WHERE a.from_id = x.user_id)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int{}
+	for rows.Next() {
+		var (
+			table string
+			n     int
+		)
+		if err := rows.Scan(&table, &n); err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			out[table] = n
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestConcurrentDelete deletes users while other callers keep adding rows
+// about them: sessions, reset links, login failures, conversion requests,
+// profile writes, merges. The schema has no foreign keys to users, so this
+// checks that the statements alone leave no row about a deleted user.
+func TestConcurrentDelete(t *testing.T) {
+	t.Parallel()
+	c := newClock()
+	dsn := newSchema(t)
+	db := openDSN(t, dsn)
+	db.Now = c.Now
+	s := services(db)
+	const pairs, rounds = 12, 15
+	var wg sync.WaitGroup
+	errs := make(chan error, 4*pairs)
+	// expected reports err unless it is nil or one of the codes that a
+	// call racing the deletion may get.
+	expected := func(err error, codes ...string) {
+		if err != nil && !slices.Contains(codes, foyer.ErrorCode(err)) {
+			errs <- err
+		}
+	}
+	for i := range pairs {
+		email := fmt.Sprintf("owner%d@example.com", i)
+		owner := &foyer.User{Email: email, EmailVerified: true}
+		anon := &foyer.User{Anonymous: true}
+		merged := &foyer.User{Anonymous: true}
+		for _, u := range []*foyer.User{owner, anon, merged} {
+			if err := s.Users.CreateUser(t.Context(), u); err != nil {
+				t.Fatal(err)
+			}
+		}
+		started := make(chan struct{}, 2)
+		wg.Go(func() {
+			for r := range rounds {
+				_, err := s.Sessions.CreateSession(t.Context(), &foyer.Session{UserID: owner.ID,
+					RefreshHash: []byte(fmt.Sprintf("%s-%d", owner.ID, r)), ExpiresAt: c.Now().Add(time.Hour)})
+				expected(err, foyer.ENotFound)
+				h := sha256.Sum256([]byte(fmt.Sprintf("reset-%s-%d", owner.ID, r)))
+				expected(s.Credentials.RequestPasswordReset(t.Context(), foyer.PasswordResetRequest{
+					Email: email, TokenHash: h[:], Token: "t", ExpiresAt: c.Now().Add(time.Hour)}))
+				expected(s.Credentials.RecordLoginFailure(t.Context(), email))
+				if r == 0 {
+					_, err := s.Merges.MergeUsers(t.Context(), merged.ID, owner.ID, foyer.MergeRegisteredWins)
+					expected(err, foyer.ENotFound)
+					started <- struct{}{}
+				}
+			}
+		})
+		wg.Go(func() {
+			for r := range rounds {
+				h := sha256.Sum256([]byte(fmt.Sprintf("conv-%s-%d", anon.ID, r)))
+				expected(s.Conversions.RequestConversion(t.Context(), foyer.ConversionRequest{UserID: anon.ID,
+					Email: fmt.Sprintf("anon%d@example.com", i), TokenHash: h[:], Token: "t", ExpiresAt: c.Now().Add(time.Hour)}),
+					foyer.ENotFound)
+				_, err := s.Users.UpdateUser(t.Context(), anon.ID, foyer.UserUpdate{DataPatch: []byte(fmt.Sprintf(`{"r":%d}`, r))})
+				expected(err, foyer.ENotFound)
+				if r == 0 {
+					started <- struct{}{}
+				}
+			}
+		})
+		wg.Go(func() {
+			<-started
+			<-started
+			expected(s.Users.DeleteUser(t.Context(), owner.ID, foyer.DeleteReasonAdmin))
+			expected(s.Users.DeleteUser(t.Context(), anon.ID, foyer.DeleteReasonSelf))
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if got := orphans(t, dsn); len(got) != 0 {
+		t.Fatalf("rows about deleted users remain: %v", got)
+	}
+	if anon, reg, err := db.UserCounts(t.Context()); err != nil || anon != 0 || reg != 0 {
+		t.Fatalf("UserCounts = %d, %d, %v; want no users left", anon, reg, err)
 	}
 }
 

@@ -34,8 +34,8 @@ ORDER BY u.last_seen_at LIMIT $1`
 // DeleteExpiredAnonymousUsers deletes up to limit stale users (see
 // foyer.ReapService) and returns their ids. Each deleted user's events are
 // replaced by one user.deleted {reason: "reaped"} event, and its
-// conversion request and mail go with it through the foreign keys, all in
-// one transaction of three round trips:
+// conversion request and mail go with it, all in one transaction of three
+// round trips:
 //
 //  1. BEGIN and select the stale users FOR UPDATE SKIP LOCKED, so that
 //     concurrent reapers take disjoint batches and no writer can change
@@ -109,7 +109,7 @@ func (s *ReapService) DeleteExpiredAnonymousUsers(ctx context.Context, cutoff ti
 	rows, err := tx.Query(ctx, `WITH d AS (
 	DELETE FROM users u WHERE u.id = ANY($1) AND `+stale+`
 	RETURNING u.id
-)`+recordDeleted("$1", "$4", "$5", "$3"), cand, ceilMs(cutoff), now, evs.ids(), evs.data())
+)`+deleteDependents("d")+recordDeleted("$1", "$4", "$5", "$3"), cand, ceilMs(cutoff), now, evs.ids(), evs.data())
 	if err != nil {
 		return nil, translate("reap users", err)
 	}

@@ -334,8 +334,8 @@ INSERT INTO events (id, type, user_id, created_at, data) SELECT $5, $6, u.id, $4
 }
 
 // DeleteUser deletes the user and everything personal about it: its
-// sessions, conversion request, reset link, aliases and mail (through the
-// foreign keys), mail sent to its address, and its earlier events and
+// sessions, conversion request, reset link, aliases and mail, mail sent
+// to its address, and its earlier events and
 // those of the anonymous accounts merged into it, whose payloads hold its
 // data. What remains is one user.deleted event with the id and the
 // reason. Returns ENotFound.
@@ -349,7 +349,7 @@ func (s *UserService) DeleteUser(ctx context.Context, id, reason string) error {
 
 // deleteUser deletes one user as DeleteUser describes, in one batch. The
 // first statement locks the user's row; the second, whose snapshot is
-// taken once the lock is held, so that it sees every event and alias
+// taken once the lock is held, so that it sees every row about the user
 // committed before and no writer can add one any more, deletes the user
 // with everything about it and records user.deleted. Returns ENotFound.
 func deleteUser(ctx context.Context, db *DB, id uuid.UUID, reason string) error {
@@ -364,8 +364,8 @@ func deleteUser(ctx context.Context, db *DB, id uuid.UUID, reason string) error 
 	b.Queue(`WITH d AS (
 	DELETE FROM users WHERE id = $1 RETURNING id, email
 ), m AS (
-	DELETE FROM mail WHERE to_address IN (SELECT email FROM d)
-)`+recordDeleted("$2", "$3", "$4", "$5"),
+	DELETE FROM mail WHERE to_address = ANY (ARRAY(SELECT email FROM d))
+)`+deleteDependents("d")+recordDeleted("$2", "$3", "$4", "$5"),
 		id, []uuid.UUID{id}, evs.ids(), evs.data(), now)
 	tags, err := execBatch(ctx, db.pool, "delete user", b)
 	if err != nil {
@@ -375,6 +375,29 @@ func deleteUser(ctx context.Context, db *DB, id uuid.UUID, reason string) error 
 		return foyer.Errorf(foyer.ENotFound, "User not found.")
 	}
 	return nil
+}
+
+// deleteDependents returns CTEs, for a statement whose CTE cte returns the
+// ids of the users it deleted, that delete the rows about those users: the
+// sessions, conversion requests, reset links, aliases naming them as the
+// account merged into, and mail about them. The statement must run while
+// the users' rows are locked by an earlier statement of the same
+// transaction or by a CTE of its own, so that no row about them can be
+// added that its snapshot does not hold. The arrays make the planner probe
+// each table's index on the user id, whatever the number of users.
+func deleteDependents(cte string) string {
+	ids := `ANY (ARRAY(SELECT id FROM ` + cte + `))`
+	return `, ` + cte + `_sessions AS (
+	DELETE FROM sessions WHERE user_id = ` + ids + `
+), ` + cte + `_conversions AS (
+	DELETE FROM conversions WHERE user_id = ` + ids + `
+), ` + cte + `_password_resets AS (
+	DELETE FROM password_resets WHERE user_id = ` + ids + `
+), ` + cte + `_aliases AS (
+	DELETE FROM aliases WHERE into_id = ` + ids + `
+), ` + cte + `_mail AS (
+	DELETE FROM mail WHERE user_id = ` + ids + `
+)`
 }
 
 // recordDeleted returns the end of a statement whose CTE d returns the ids
@@ -387,8 +410,8 @@ func deleteUser(ctx context.Context, db *DB, id uuid.UUID, reason string) error 
 // transaction, so that its snapshot holds every event about them.
 func recordDeleted(users, ids, data, now string) string {
 	return `, old AS (
-	DELETE FROM events WHERE user_id IN (SELECT id FROM d)
-		OR user_id IN (SELECT a.from_id FROM aliases a JOIN d ON a.into_id = d.id)
+	DELETE FROM events WHERE user_id = ANY (ARRAY(SELECT id FROM d))
+		OR user_id = ANY (ARRAY(SELECT a.from_id FROM aliases a WHERE a.into_id = ANY (ARRAY(SELECT id FROM d))))
 )
 INSERT INTO events (id, type, user_id, created_at, data)
 SELECT e.id, '` + foyer.EventUserDeleted + `', e.user_id, ` + now + `, e.data

@@ -44,11 +44,20 @@ CREATE UNIQUE INDEX users_email ON users (email) WHERE email IS NOT NULL;
 -- UUIDv7 starts with its creation millisecond.
 CREATE INDEX users_anonymous_last_seen ON users (last_seen_at) WHERE anonymous;
 
+-- The tables of rows about a user (conversions, password_resets, sessions,
+-- aliases, mail) have no foreign key to users, unlike their sqlite twins:
+-- a cascading foreign key fires one trigger per deleted user and table,
+-- which made the reaper spend 45 of every 70 ms per 1,000 users in those
+-- five triggers. The statements keep the rows consistent instead (see the
+-- package documentation): a statement that adds a row about a user holds
+-- the user's row, and every statement that deletes users deletes their
+-- rows in the same transaction, set-wise.
+
 -- conversions holds the pending conversion request of an anonymous user:
 -- at most one per user, because a newer request replaces the older one and
 -- so kills its link. Only the SHA-256 of the link token is stored.
 CREATE TABLE conversions (
-    user_id    uuid        NOT NULL PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+    user_id    uuid        NOT NULL PRIMARY KEY,
     expires_at timestamptz NOT NULL,
     created_at timestamptz NOT NULL,
     email      text        NOT NULL,
@@ -58,7 +67,7 @@ CREATE TABLE conversions (
 -- password_resets holds the live reset link of a registered user, at most
 -- one per user for the same reason.
 CREATE TABLE password_resets (
-    user_id    uuid        NOT NULL PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+    user_id    uuid        NOT NULL PRIMARY KEY,
     expires_at timestamptz NOT NULL,
     created_at timestamptz NOT NULL,
     token_hash bytea       NOT NULL UNIQUE
@@ -68,7 +77,7 @@ CREATE TABLE password_resets (
 -- the previous hash is kept to detect reuse of a stolen token.
 CREATE TABLE sessions (
     id                    uuid        NOT NULL PRIMARY KEY,
-    user_id               uuid        NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    user_id               uuid        NOT NULL,
     created_at            timestamptz NOT NULL,
     last_used_at          timestamptz NOT NULL,
     expires_at            timestamptz NOT NULL,
@@ -87,7 +96,7 @@ CREATE INDEX sessions_previous_refresh ON sessions (previous_refresh_hash)
 -- deletes its aliases.
 CREATE TABLE aliases (
     from_id    uuid        NOT NULL PRIMARY KEY,
-    into_id    uuid        NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    into_id    uuid        NOT NULL,
     created_at timestamptz NOT NULL
 );
 
@@ -97,7 +106,7 @@ CREATE INDEX aliases_into ON aliases (into_id);
 -- change that causes the message. Deleting a user deletes its mail.
 CREATE TABLE mail (
     id              uuid        NOT NULL PRIMARY KEY,
-    user_id         uuid        REFERENCES users (id) ON DELETE CASCADE,
+    user_id         uuid       ,
     created_at      timestamptz NOT NULL,
     next_attempt_at timestamptz NOT NULL,
     sent_at         timestamptz,
