@@ -756,6 +756,115 @@ func TestConcurrentClaimMail(t *testing.T) {
 	}
 }
 
+// TestConcurrentDeliveries runs several dispatchers at once, as several
+// instances do: concurrent fan-outs dispatch each event exactly once, one
+// delivery per endpoint, and concurrent claims never take the same
+// delivery twice.
+func TestConcurrentDeliveries(t *testing.T) {
+	t.Parallel()
+	c := newClock()
+	db := openDB(t, c.Now)
+	s := services(db)
+	var hooks []*foyer.Webhook
+	for i := range 2 {
+		w := &foyer.Webhook{URL: fmt.Sprintf("https://hooks%d.example.com/", i), Enabled: true, Secret: "whsec_x"}
+		if err := s.Webhooks.CreateWebhook(t.Context(), w); err != nil {
+			t.Fatal(err)
+		}
+		hooks = append(hooks, w)
+	}
+	const events, workers = 300, 4
+	createUsers(t, s.Users, events)
+
+	var (
+		wg         sync.WaitGroup
+		dispatched atomic.Int64
+		errs       = make(chan error, workers)
+	)
+	for range workers {
+		wg.Go(func() {
+			for {
+				n, err := s.Deliveries.FanOutEvents(t.Context(), 7)
+				if err != nil {
+					errs <- err
+					return
+				}
+				dispatched.Add(int64(n))
+				if n == 0 {
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if n := dispatched.Load(); n != events {
+		t.Fatalf("dispatched %d events, want %d", n, events)
+	}
+	type pair struct{ webhook, event string }
+	seen := map[pair]bool{}
+	var all []*foyer.Delivery
+	f := foyer.DeliveryFilter{}
+	for {
+		page, err := s.Deliveries.FindDeliveries(t.Context(), f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, page...)
+		if len(page) < foyer.MaxPageSize {
+			break
+		}
+		f.After = page[len(page)-1].ID
+	}
+	for _, d := range all {
+		p := pair{d.WebhookID, d.EventID}
+		if seen[p] {
+			t.Fatalf("event %s fanned out twice to %s", d.EventID, d.WebhookID)
+		}
+		seen[p] = true
+	}
+	if len(all) != events*len(hooks) {
+		t.Fatalf("%d deliveries, want %d", len(all), events*len(hooks))
+	}
+
+	claimed := make([][]*foyer.ClaimedDelivery, workers)
+	now := c.Now()
+	for w := range workers {
+		wg.Go(func() {
+			for {
+				cds, err := s.Deliveries.ClaimDeliveries(t.Context(), now, time.Hour, 9)
+				if err != nil {
+					errs <- err
+					return
+				}
+				claimed[w] = append(claimed[w], cds...)
+				if len(cds) == 0 {
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, cds := range claimed {
+		for _, cd := range cds {
+			if got[cd.Delivery.ID] {
+				t.Fatalf("delivery %s claimed twice", cd.Delivery.ID)
+			}
+			got[cd.Delivery.ID] = true
+			if cd.Delivery.Attempts != 1 || cd.Event.ID != cd.Delivery.EventID || cd.Webhook.ID != cd.Delivery.WebhookID {
+				t.Fatalf("claimed %+v with event %s and endpoint %s", cd.Delivery, cd.Event.ID, cd.Webhook.ID)
+			}
+		}
+	}
+	if len(got) != len(all) {
+		t.Fatalf("%d deliveries claimed, want %d", len(got), len(all))
+	}
+}
+
 // orphans counts, per table, the rows about users that no longer exist;
 // events count when they are not the user.deleted event of a deleted user
 // (or about an anonymous account merged into one that exists).
