@@ -335,10 +335,10 @@ INSERT INTO events (id, type, user_id, created_at, data) SELECT $5, $6, u.id, $4
 
 // DeleteUser deletes the user and everything personal about it: its
 // sessions, conversion request, reset link, aliases and mail, mail sent
-// to its address, and its earlier events and
-// those of the anonymous accounts merged into it, whose payloads hold its
-// data. What remains is one user.deleted event with the id and the
-// reason. Returns ENotFound.
+// to its address, and its earlier events and those of the anonymous
+// accounts merged into it, whose payloads hold its data, with their
+// deliveries (through the foreign key). What remains is one user.deleted
+// event with the id and the reason. Returns ENotFound.
 func (s *UserService) DeleteUser(ctx context.Context, id, reason string) error {
 	uid, ok := parseID(id)
 	if !ok {
