@@ -6,9 +6,8 @@
 //
 // It imports only the root package and its own third-party dependencies
 // (pgx with its pool, puddle, and github.com/google/uuid), never another
-// Foyer package. It mirrors
-// the sqlite package file for file, and the storetest suite proves that
-// both behave the same.
+// Foyer package. It mirrors the sqlite package file for file, and the
+// storetest suite proves that both behave the same.
 //
 // # Driver
 //
@@ -43,9 +42,9 @@
 // races they run in a transaction that holds the row locks
 // (readModifyWrite). So no row lock is held across round trips.
 //
-// The tables of rows about a user have no foreign key to users: a
-// cascading key fires a trigger per deleted user and table, which cost the
-// reaper two thirds of its time. Two rules keep them consistent instead. A
+// The tables of rows about a user have no foreign key to users, unlike
+// their sqlite twins: a cascading key fires a trigger per deleted user and
+// table, which cost the reaper two thirds of its time. Two rules keep them consistent instead. A
 // statement that adds a row about a user (session, event, conversion
 // request, reset link, alias, mail) holds the user's row, checking the
 // version it read, so it waits for a writer of that row and then fails
@@ -56,8 +55,9 @@
 // therefore leave no session, event or other row behind that a concurrent
 // call wrote; TestConcurrentDelete checks it.
 //
-// Mail claims and the reaper take rows with "FOR UPDATE SKIP LOCKED" and a
-// LIMIT, so several instances never process the same row twice.
+// Mail and delivery claims, event fan-outs, the event retention and the
+// reaper take rows with "FOR UPDATE SKIP LOCKED" and a LIMIT, so several
+// instances never process the same row twice.
 //
 // # Storage
 //
