@@ -44,7 +44,7 @@ func (m *Main) runKeys(ctx context.Context, args []string) error {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		fs := newFlagSet("keys", keysSynopsis)
 		c := DefaultConfig()
-		registerFlags(fs.FlagSet, &c, groupStore|groupKeys)
+		registerFlags(fs.FlagSet, &c, groupStore|groupKeys|groupAnonymousTTL)
 		if _, err := m.parseFlags(fs, args); err != nil {
 			return err
 		}
@@ -58,7 +58,7 @@ func (m *Main) runKeys(ctx context.Context, args []string) error {
 		return usageError{fmt.Errorf("keys: unknown subcommand %q (want rotate or list)", sub)}
 	}
 	fs := newFlagSet("keys "+sub, keysSynopsis)
-	c, err := m.loadConfig(fs, groupStore|groupKeys, rest)
+	c, err := m.loadConfig(fs, groupStore|groupKeys|groupAnonymousTTL, rest)
 	if err != nil {
 		return err
 	}

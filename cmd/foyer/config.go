@@ -62,7 +62,19 @@ type Config struct {
 	// before the reaper deletes it; zero means AnonymousTTL + ReaperGrace.
 	ReaperRetention time.Duration
 	ReaperGrace     time.Duration
-	ReaperInterval  time.Duration
+	// ReaperInterval is how often the server's periodic work runs: the
+	// reaper, the event-log retention and the pruning of expired signing
+	// keys.
+	ReaperInterval time.Duration
+
+	// EventRetention is how long the event log keeps an event; older
+	// events are deleted once every delivery of theirs has finished.
+	EventRetention time.Duration
+	// WebhookAllowPrivate lets webhook endpoints be on loopback, private
+	// and other non-public addresses. For development only: in production
+	// it lets whoever holds an API key make Foyer send requests into its
+	// own network.
+	WebhookAllowPrivate bool
 
 	// Dev keeps outgoing mail in the development mailbox instead of
 	// sending it; it defaults to true when SMTPHost is empty.
@@ -115,6 +127,7 @@ func DefaultConfig() Config {
 		MergePolicy:         foyer.MergeRegisteredWins,
 		ReaperGrace:         30 * 24 * time.Hour,
 		ReaperInterval:      time.Hour,
+		EventRetention:      400 * 24 * time.Hour,
 		Dev:                 true,
 		SMTPTLS:             "starttls",
 		MailFrom:            "Foyer <no-reply@localhost>",
@@ -164,6 +177,7 @@ func (c Config) Validate() error {
 		{"reset-ttl", c.ResetTTL},
 		{"reaper-grace", c.ReaperGrace},
 		{"reaper-interval", c.ReaperInterval},
+		{"event-retention", c.EventRetention},
 	} {
 		if d.v <= 0 {
 			return fmt.Errorf("--%s (%s) must be a positive duration, got %s", d.name, envName(d.name), d.v)
@@ -245,10 +259,11 @@ func (c Config) audience(addr string) string {
 	return c.publicURL(addr)
 }
 
-// maxTokenTTL is the longest lifetime of any token Foyer signs, which is
-// how long a retired signing key must keep verifying.
+// maxTokenTTL is the longest lifetime of any token Foyer signs, vended
+// tokens included, which is how long a retired signing key must keep
+// verifying.
 func (c Config) maxTokenTTL() time.Duration {
-	return max(c.AnonymousTTL, c.AccessTTL, c.SessionTTL)
+	return max(c.AnonymousTTL, c.AccessTTL, c.SessionTTL, foyerhttp.MaxVendedTTL)
 }
 
 // databasePath is the SQLite file used when no database URL is set.
@@ -375,12 +390,14 @@ func (v policyValue) Set(s string) error { *v.p = foyer.MergePolicy(s); return n
 // Flag groups: each subcommand registers the groups it uses, so its
 // --help lists exactly the settings it reads.
 const (
-	groupStore  = 1 << iota // data directory, database, logging
-	groupKeys               // signing keys
-	groupServer             // HTTP server, tokens, rate limits, merges
-	groupReaper             // anonymous account culling
-	groupMail               // outgoing mail
-	groupAll    = groupStore | groupKeys | groupServer | groupReaper | groupMail
+	groupStore        = 1 << iota // data directory, database, logging
+	groupKeys                     // signing keys and the registered users' token lifetimes
+	groupAnonymousTTL             // the anonymous token lifetime, which keys and the reaper both need
+	groupServer                   // HTTP server, tokens, rate limits, merges
+	groupReaper                   // which anonymous accounts are stale
+	groupBackground               // the server's periodic work and webhook deliveries
+	groupMail                     // outgoing mail
+	groupAll          = groupStore | groupKeys | groupAnonymousTTL | groupServer | groupReaper | groupBackground | groupMail
 )
 
 // registerFlags defines the flags of the given groups on fs, bound to c.
@@ -393,9 +410,11 @@ func registerFlags(fs *flag.FlagSet, c *Config, groups int) {
 	if groups&groupKeys != 0 {
 		fs.StringVar(&c.SigningAlgorithm, "signing-algorithm", c.SigningAlgorithm, "algorithm of new token signing keys: ES256, EdDSA or RS256")
 		fs.StringVar(&c.KeyEncryptionKey, "key-encryption-key", c.KeyEncryptionKey, "base64 of 32 bytes encrypting private signing keys at rest; empty means <data-dir>/master.key, created once")
-		fs.DurationVar(&c.AnonymousTTL, "anonymous-ttl", c.AnonymousTTL, "lifetime of an anonymous token; activity renews it, so only this much inactivity ends it")
 		fs.DurationVar(&c.AccessTTL, "access-ttl", c.AccessTTL, "lifetime of a registered user's access token")
 		fs.DurationVar(&c.SessionTTL, "session-ttl", c.SessionTTL, "lifetime of a registered user's session (its refresh token)")
+	}
+	if groups&groupAnonymousTTL != 0 {
+		fs.DurationVar(&c.AnonymousTTL, "anonymous-ttl", c.AnonymousTTL, "lifetime of an anonymous token; activity renews it, so only this much inactivity ends it")
 	}
 	if groups&groupServer != 0 {
 		fs.StringVar(&c.Listen, "listen", c.Listen, "TCP address to listen on")
@@ -413,7 +432,11 @@ func registerFlags(fs *flag.FlagSet, c *Config, groups int) {
 	if groups&groupReaper != 0 {
 		fs.DurationVar(&c.ReaperRetention, "reaper-retention", c.ReaperRetention, "delete anonymous users inactive for longer than this; at least --anonymous-ttl (default --anonymous-ttl + --reaper-grace)")
 		fs.DurationVar(&c.ReaperGrace, "reaper-grace", c.ReaperGrace, "margin added to --anonymous-ttl for the default retention")
-		fs.DurationVar(&c.ReaperInterval, "reaper-interval", c.ReaperInterval, "how often the reaper runs")
+	}
+	if groups&groupBackground != 0 {
+		fs.DurationVar(&c.ReaperInterval, "reaper-interval", c.ReaperInterval, "how often the reaper, the event-log retention and the pruning of expired signing keys run")
+		fs.DurationVar(&c.EventRetention, "event-retention", c.EventRetention, "delete events older than this from the event log, once their webhook deliveries have finished")
+		fs.BoolVar(&c.WebhookAllowPrivate, "webhook-allow-private", c.WebhookAllowPrivate, "allow webhook endpoints on loopback and private addresses; for development only, never in production")
 	}
 	if groups&groupMail != 0 {
 		fs.BoolVar(&c.Dev, "dev", c.Dev, "development mode: keep mail in the development mailbox instead of sending it (default true when --smtp-host is empty)")

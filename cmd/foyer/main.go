@@ -85,6 +85,7 @@ var commands = []struct{ name, summary string }{
 	{"keys rotate", "create a new token signing key; the previous one keeps verifying"},
 	{"keys list", "list token signing keys"},
 	{"api-keys create", "create a server API key and print it once"},
+	{"reap", "delete stale anonymous users now (--dry-run counts them)"},
 	{"bench", "measure requests/s and latency of the main endpoints"},
 	{"version", "print the version"},
 	{"help", "show this help"},
@@ -106,6 +107,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.runKeys(ctx, rest)
 	case "api-keys":
 		return m.runAPIKeys(ctx, rest)
+	case "reap":
+		return m.runReap(ctx, rest)
 	case "bench":
 		return m.runBench(ctx, rest)
 	case "version", "--version", "-version":

@@ -20,6 +20,7 @@ import (
 	"github.com/foyerhq/foyer/mail"
 	"github.com/foyerhq/foyer/reaper"
 	"github.com/foyerhq/foyer/token"
+	"github.com/foyerhq/foyer/webhook"
 )
 
 // Timeouts of the HTTP server. Requests are small JSON documents, so these
@@ -35,6 +36,15 @@ const (
 	// keyRefreshInterval is how often the keyring learns of keys other
 	// instances created; much shorter than any token lifetime.
 	keyRefreshInterval = time.Minute
+	// reaperRunTimeout bounds an on-demand run of the reaper (POST
+	// /v1/reaper/runs), which deletes every stale user in batches and so
+	// may take longer than writeTimeout allows other routes. At a thousand
+	// users a batch that is millions of users; a run cut short has
+	// committed the batches it finished, and the scheduled runs go on.
+	reaperRunTimeout = 5 * time.Minute
+	// retentionBatch is how many events one deleting transaction of the
+	// event-log retention removes.
+	retentionBatch = 1000
 )
 
 const serveSynopsis = `foyer serve [flags]
@@ -62,6 +72,9 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	}
 	a.start()
 	logger.InfoContext(ctx, "foyer started", slog.String("url", a.url), slog.String("store", a.store.kind), slog.String("database", a.store.location), slog.Bool("dev", c.Dev))
+	if c.WebhookAllowPrivate {
+		logger.WarnContext(ctx, "webhook endpoints may be on loopback and private addresses (--webhook-allow-private): use this for development only")
+	}
 	listen := "http://" + a.ln.Addr().String()
 	if listen == a.url {
 		fmt.Fprintf(m.Stdout, "Foyer is listening on %s (%s: %s)\n", listen, a.store.kind, a.store.location)
@@ -81,12 +94,14 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 
 // app is a running Foyer: store, keys, HTTP server and background loops.
 type app struct {
-	cfg     Config
-	logger  *slog.Logger
-	store   *store
-	keyring *token.Keyring
-	mail    *mail.Worker
-	url     string
+	cfg      Config
+	logger   *slog.Logger
+	store    *store
+	keyring  *token.Keyring
+	mail     *mail.Worker
+	webhooks *webhook.Dispatcher
+	reaper   *reaper.Reaper
+	url      string
 
 	ln       net.Listener
 	srv      *http.Server
@@ -143,6 +158,18 @@ func (m *Main) openApp(ctx context.Context, c Config, logger *slog.Logger) (*app
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	a.reaper = reaper.New(s.Reaps, logger)
+	a.reaper.Retention = c.ReaperRetention
+	a.reaper.Interval = c.ReaperInterval
+	a.reaper.OnRun = reaperMetrics(reg)
+	// The dispatcher's default Interval of a second is what brings an
+	// event to its endpoints about a second after the change at most.
+	a.webhooks = &webhook.Dispatcher{
+		Deliveries: s.Deliveries,
+		Client:     webhook.NewClient(webhook.ClientConfig{AllowPrivate: c.WebhookAllowPrivate}),
+		Logger:     logger,
+	}
 	hs := foyerhttp.NewServer(httpConfig(c, pub, c.audience(addr)), foyerhttp.Deps{
 		Users:       s.Users,
 		Conversions: s.Conversions,
@@ -157,9 +184,21 @@ func (m *Main) openApp(ctx context.Context, c Config, logger *slog.Logger) (*app
 		UserCounts:  s.db.UserCounts,
 		MailNotify:  worker.Notify,
 		Render:      worker.Render,
+		Gatherer:    reg,
+
+		Webhooks: s.Webhooks,
+		ValidateWebhookURL: func(raw string) error {
+			return webhook.ValidateURL(raw, c.WebhookAllowPrivate)
+		},
+		NewWebhookSecret: webhook.NewSecret,
+		Deliveries:       s.Deliveries,
+		WebhookNotify:    a.webhooks.Notify,
+		Audit:            s.Audit,
+		Exports:          s.Exports,
+		Reap:             a.reapNow,
 	}, logger, reg)
 	a.srv = &http.Server{
-		Handler:           hs.Handler(),
+		Handler:           longReaperRuns(hs.Handler()),
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,
@@ -195,8 +234,66 @@ func httpConfig(c Config, publicURL *url.URL, audience string) foyerhttp.Config 
 	}
 }
 
+// reaperMetrics registers the reaper's metrics on reg and returns the
+// reaper's OnRun, which updates them after every run that deleted.
+func reaperMetrics(reg prometheus.Registerer) func(reaper.Result) {
+	deleted := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "foyer_reaper_deleted_total",
+		Help: "Anonymous users deleted by the reaper.",
+	})
+	duration := prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "foyer_reaper_run_duration_seconds",
+		Help:    "How long reaper runs took.",
+		Buckets: prometheus.ExponentialBuckets(0.005, 4, 10),
+	})
+	reg.MustRegister(deleted, duration)
+	return func(r reaper.Result) {
+		deleted.Add(float64(r.Deleted))
+		duration.Observe(r.Duration.Seconds())
+	}
+}
+
+// reapNow runs the reaper once for POST /v1/reaper/runs, for at most
+// reaperRunTimeout.
+func (a *app) reapNow(ctx context.Context, dryRun bool) (int, time.Time, error) {
+	ctx, cancel := context.WithTimeout(ctx, reaperRunTimeout)
+	defer cancel()
+	res, err := a.reaper.RunOnce(ctx, dryRun)
+	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		msg := fmt.Sprintf("The reaper run took longer than %s and stopped after deleting %d users; the scheduled runs delete the rest.", reaperRunTimeout, res.Deleted)
+		if dryRun {
+			msg = fmt.Sprintf("Counting the stale users took longer than %s.", reaperRunTimeout)
+		}
+		return 0, time.Time{}, &foyer.Error{Code: foyer.EUnavailable, Message: msg, Err: err}
+	}
+	if err == nil && !dryRun && res.Deleted > 0 {
+		a.logger.InfoContext(ctx, "reaped anonymous users on request", slog.Int("deleted", res.Deleted), slog.Time("cutoff", res.Cutoff))
+	}
+	return res.Deleted, res.Cutoff, err
+}
+
+// reaperRunsPath is the route whose requests may write their answer later
+// than writeTimeout allows.
+const reaperRunsPath = "/v1/reaper/runs"
+
+// longReaperRuns gives POST /v1/reaper/runs until reaperRunTimeout (and a
+// margin to write the answer) to respond; every other request keeps the
+// server's writeTimeout, which bounds slow clients.
+func longReaperRuns(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.URL.Path == reaperRunsPath {
+			// An error means the connection cannot take a deadline; the
+			// server's own timeout then applies.
+			_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(reaperRunTimeout + writeTimeout))
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
 // start serves HTTP and starts the background loops: the keyring
-// refresh, the reaper and the mail worker.
+// refresh, the reaper, the event-log retention with the pruning of expired
+// signing keys, the mail worker and the webhook dispatcher. All of them
+// stop on shutdown, before the store closes.
 func (a *app) start() {
 	go func() {
 		if err := a.srv.Serve(a.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -217,24 +314,72 @@ func (a *app) start() {
 			}
 		}
 	})
-	r := reaper.New(a.store.Reaps, a.logger)
-	r.Retention = a.cfg.ReaperRetention
-	r.Interval = a.cfg.ReaperInterval
 	a.wg.Go(func() {
 		// Reap once at start too, to catch up after downtime.
-		res, err := r.RunOnce(a.bg, false)
+		res, err := a.reaper.RunOnce(a.bg, false)
 		if err != nil && !errors.Is(err, context.Canceled) {
 			a.logger.Error("reap anonymous users", slog.Any("err", err))
 		} else if res.Deleted > 0 {
 			a.logger.Info("reaped anonymous users", slog.Int("deleted", res.Deleted), slog.Time("cutoff", res.Cutoff))
 		}
-		r.Run(a.bg)
+		a.reaper.Run(a.bg)
+	})
+	a.wg.Go(func() {
+		t := time.NewTicker(a.cfg.ReaperInterval)
+		defer t.Stop()
+		for {
+			a.prune(a.bg)
+			select {
+			case <-a.bg.Done():
+				return
+			case <-t.C:
+			}
+		}
 	})
 	a.wg.Go(func() {
 		if err := a.mail.Run(a.bg); err != nil {
 			a.logger.Error("mail worker stopped", slog.Any("err", err))
 		}
 	})
+	a.wg.Go(func() {
+		if err := a.webhooks.Run(a.bg); err != nil {
+			a.logger.Error("webhook dispatcher stopped", slog.Any("err", err))
+		}
+	})
+}
+
+// prune deletes events older than the event retention, in batches until a
+// batch comes back short, and signing keys retired so long ago that every
+// token they signed has expired. Failures are logged; the next round tries
+// again.
+func (a *app) prune(ctx context.Context) {
+	now := time.Now()
+	deleted, err := deleteEventsBefore(ctx, a.store.Retention, now.Add(-a.cfg.EventRetention))
+	if err != nil && ctx.Err() == nil {
+		a.logger.ErrorContext(ctx, "delete old events", slog.Any("err", err))
+	} else if deleted > 0 {
+		a.logger.InfoContext(ctx, "deleted old events", slog.Int("deleted", deleted), slog.Duration("retention", a.cfg.EventRetention))
+	}
+	keys, err := a.store.SigningKeys.DeleteSigningKeysRetiredBefore(ctx, now.Add(-a.cfg.maxTokenTTL()))
+	if err != nil && ctx.Err() == nil {
+		a.logger.ErrorContext(ctx, "delete expired signing keys", slog.Any("err", err))
+	} else if keys > 0 {
+		a.logger.InfoContext(ctx, "deleted expired signing keys", slog.Int("deleted", keys))
+	}
+}
+
+// deleteEventsBefore deletes the events created before cutoff whose
+// deliveries have finished, retentionBatch at a time until a batch comes
+// back short, and reports how many it deleted.
+func deleteEventsBefore(ctx context.Context, store foyer.EventRetentionService, cutoff time.Time) (int, error) {
+	total := 0
+	for {
+		n, err := store.DeleteEventsBefore(ctx, cutoff, retentionBatch)
+		total += n
+		if err != nil || n < retentionBatch {
+			return total, err
+		}
+	}
 }
 
 // newMailWorker returns the worker that sends queued mail over SMTP or,

@@ -43,6 +43,11 @@ type store struct {
 	APIKeys     foyer.APIKeyService
 	SigningKeys foyer.SigningKeyService
 	Reaps       foyer.ReapService
+	Webhooks    foyer.WebhookService
+	Deliveries  foyer.DeliveryService
+	Audit       foyer.AuditService
+	Exports     foyer.ExportService
+	Retention   foyer.EventRetentionService
 }
 
 // openStore opens the database c selects, creating the data directory for
@@ -66,7 +71,8 @@ func openStore(ctx context.Context, c Config) (*store, error) {
 		s.Users, s.Conversions, s.Credentials = sqlite.NewUserService(db), sqlite.NewConversionService(db), sqlite.NewCredentialService(db)
 		s.Merges, s.Sessions, s.Mail = sqlite.NewMergeService(db), sqlite.NewSessionService(db), sqlite.NewMailService(db)
 		s.Events, s.APIKeys, s.SigningKeys = sqlite.NewEventService(db), sqlite.NewAPIKeyService(db), sqlite.NewSigningKeyService(db)
-		s.Reaps = sqlite.NewReapService(db)
+		s.Reaps, s.Webhooks, s.Deliveries = sqlite.NewReapService(db), sqlite.NewWebhookService(db), sqlite.NewDeliveryService(db)
+		s.Audit, s.Exports, s.Retention = sqlite.NewAuditService(db), sqlite.NewExportService(db), sqlite.NewEventRetentionService(db)
 	case "postgres":
 		db := postgres.NewDB(c.DatabaseURL)
 		s.location = redactURL(c.DatabaseURL)
@@ -77,7 +83,8 @@ func openStore(ctx context.Context, c Config) (*store, error) {
 		s.Users, s.Conversions, s.Credentials = postgres.NewUserService(db), postgres.NewConversionService(db), postgres.NewCredentialService(db)
 		s.Merges, s.Sessions, s.Mail = postgres.NewMergeService(db), postgres.NewSessionService(db), postgres.NewMailService(db)
 		s.Events, s.APIKeys, s.SigningKeys = postgres.NewEventService(db), postgres.NewAPIKeyService(db), postgres.NewSigningKeyService(db)
-		s.Reaps = postgres.NewReapService(db)
+		s.Reaps, s.Webhooks, s.Deliveries = postgres.NewReapService(db), postgres.NewWebhookService(db), postgres.NewDeliveryService(db)
+		s.Audit, s.Exports, s.Retention = postgres.NewAuditService(db), postgres.NewExportService(db), postgres.NewEventRetentionService(db)
 	}
 	return s, nil
 }
