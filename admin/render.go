@@ -40,6 +40,7 @@ var funcs = template.FuncMap{
 	"field":    func(m map[string]string, k string) string { return m[k] },
 	"has":      func(m map[string]string, k string) bool { return m[k] != "" },
 	"state":    userState,
+	"stateKey": userStateKey,
 	"add":      func(a, b int) int { return a + b },
 }
 
@@ -226,6 +227,18 @@ func prettyJSON(b json.RawMessage) string {
 		return string(b)
 	}
 	return buf.String()
+}
+
+// userStateKey is the one-word key of u's state, for class names.
+func userStateKey(u *foyer.User) string {
+	switch {
+	case !u.Anonymous:
+		return stateRegistered
+	case u.PendingEmail != "":
+		return statePending
+	default:
+		return stateAnonymous
+	}
 }
 
 // userState names the lifecycle state of u.
