@@ -104,11 +104,11 @@ type dashboardPage struct {
 	Ranges []rangeLink
 	Period string
 	// Totals are set when the store can count users.
-	HasTotals            bool
+	HasTotals             bool
 	Anonymous, Registered int64
-	Reports              *Overview
-	Charts               []chart
-	CSV                  []csvLink
+	Reports               *Overview
+	Charts                []chart
+	CSV                   []csvLink
 }
 
 // csvLink is a download link of one report.

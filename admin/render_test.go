@@ -62,7 +62,9 @@ func TestRenderPages(t *testing.T) {
 			return &webhookPage{layout: l, Webhook: &foyer.Webhook{ID: "w1", URL: "https://h.example", Enabled: true}, CanDeliveries: true, States: deliveryStates,
 				Deliveries: []*foyer.Delivery{{ID: "d1", Status: "failed", LastStatusCode: 502, LastError: "boom"}}}
 		}, []string{"HTTP 502", "boom", "/admin/deliveries/d1/redeliver"}},
-		{"keys", func(l layout) any { return &keysPage{layout: l, Keys: []KeyInfo{{ID: "k1", Algorithm: "ES256", CreatedAt: now}}, CanRotate: true} }, []string{"k1", "Rotate"}},
+		{"keys", func(l layout) any {
+			return &keysPage{layout: l, Keys: []KeyInfo{{ID: "k1", Algorithm: "ES256", CreatedAt: now}}, CanRotate: true}
+		}, []string{"k1", "Rotate"}},
 		{"apikeys", func(l layout) any {
 			return &apiKeysPage{layout: l, Keys: []*foyer.APIKey{{ID: "k1", Name: "App", Prefix: "foyer_sk_abc"}}, CanCreate: true, Created: &foyer.APIKey{Name: "App"}, Secret: "foyer_sk_secret"}
 		}, []string{"foyer_sk_secret", "foyer_sk_abc…"}},
@@ -96,4 +98,3 @@ func TestRenderPages(t *testing.T) {
 		})
 	}
 }
-

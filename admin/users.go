@@ -261,11 +261,11 @@ func matchesStoreFilter(u *foyer.User, f foyer.UserFilter) bool {
 // usersPage is the data of the user list.
 type usersPage struct {
 	layout
-	Query   userQuery
-	Errors  map[string]string
-	Users   []*foyer.User
-	Next    string
-	Partial bool
+	Query    userQuery
+	Errors   map[string]string
+	Users    []*foyer.User
+	Next     string
+	Partial  bool
 	First    string
 	Filtered bool
 	MaxScan  int
