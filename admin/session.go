@@ -262,7 +262,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	if !h.checkSignInToken(r) {
-		h.clearCookie(w, h.preCookieName)
+		// A fresh cookie and token come with the form shown again.
 		r.Header.Del("Cookie")
 		return fail(http.StatusForbidden, "The sign-in form had expired. Try again.")
 	}
@@ -376,7 +376,6 @@ func (h *Handler) setup(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	if !h.checkSignInToken(r) {
-		h.clearCookie(w, h.preCookieName)
 		r.Header.Del("Cookie")
 		p.Errors["form"] = "The form had expired. Try again."
 		return fail(http.StatusForbidden)
