@@ -210,6 +210,55 @@ func TestMigrate(t *testing.T) {
 		}
 	})
 
+	// A file of version 1 upgraded to 2: no endpoint existed, so the
+	// events recorded until then are dispatched, and an endpoint created
+	// after the upgrade does not receive the whole history.
+	t.Run("OK/EventsBeforeWebhooksAreDispatched", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "foyer.db")
+		raw, err := sql.Open("sqlite", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer raw.Close()
+		v1, err := os.ReadFile(filepath.Join("migrations", "0001_init.sql"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range []string{
+			`CREATE TABLE schema_migrations (version INTEGER NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL) STRICT`,
+			string(v1),
+			`INSERT INTO schema_migrations VALUES (1, '0001_init.sql', 0)`,
+			`INSERT INTO events (id, type, user_id, created_at, data) VALUES (x'0190a5d000007000800000000000000a', 'user.created', NULL, 0, '{}')`,
+		} {
+			if _, err := raw.ExecContext(t.Context(), q); err != nil {
+				t.Fatal(err)
+			}
+		}
+		raw.Close()
+
+		db := sqlite.NewDB(path)
+		if err := db.Open(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if err := db.Migrate(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		w := &foyer.Webhook{URL: "https://hooks.example.com", Enabled: true, Secret: "whsec_c2VjcmV0"}
+		if err := sqlite.NewWebhookService(db).CreateWebhook(t.Context(), w); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := sqlite.NewDeliveryService(db).FanOutEvents(t.Context(), 10); err != nil || n != 0 {
+			t.Fatalf("FanOutEvents after the upgrade = %d, %v; want 0", n, err)
+		}
+		if err := sqlite.NewUserService(db).CreateUser(t.Context(), &foyer.User{Anonymous: true}); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := sqlite.NewDeliveryService(db).FanOutEvents(t.Context(), 10); err != nil || n != 1 {
+			t.Fatalf("FanOutEvents of a new event = %d, %v; want 1", n, err)
+		}
+	})
+
 	t.Run("OK/SameVersionsAsPostgres", func(t *testing.T) {
 		pg := filepath.Join("..", "postgres", "migrations")
 		if _, err := os.Stat(pg); os.IsNotExist(err) {
