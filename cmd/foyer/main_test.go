@@ -44,6 +44,8 @@ func TestConfigValidate(t *testing.T) {
 			c.Dev, c.SMTPHost, c.SMTPUsername, c.SMTPPassword = false, "smtp.example.com", "u", "p"
 		}, ""},
 		{"OK/MergePolicy", func(c *Config) { c.MergePolicy = foyer.MergeKeepRegistered }, ""},
+		{"OK/WebhookAllowPrivate", func(c *Config) { c.WebhookAllowPrivate = true }, ""},
+		{"OK/EventRetentionShort", func(c *Config) { c.EventRetention = 24 * time.Hour }, ""},
 
 		{"ErrDataDir", func(c *Config) { c.DataDir = "" }, "--data-dir (FOYER_DATA_DIR) must not be empty"},
 		{"ErrDatabaseURL", func(c *Config) { c.DatabaseURL = "mysql://db/foyer" }, "--database-url (FOYER_DATABASE_URL) must be empty (SQLite in the data directory) or a postgres:// or postgresql:// URL"},
@@ -68,6 +70,7 @@ func TestConfigValidate(t *testing.T) {
 		{"ErrRenewAfterNonPositive", func(c *Config) { c.AnonymousRenewAfter = 0 }, "--anonymous-renew-after (FOYER_ANONYMOUS_RENEW_AFTER) must be a positive duration"},
 		{"ErrReaperGrace", func(c *Config) { c.ReaperGrace = 0 }, "--reaper-grace (FOYER_REAPER_GRACE) must be a positive duration"},
 		{"ErrReaperInterval", func(c *Config) { c.ReaperInterval = 0 }, "--reaper-interval (FOYER_REAPER_INTERVAL) must be a positive duration"},
+		{"ErrEventRetention", func(c *Config) { c.EventRetention = 0 }, "--event-retention (FOYER_EVENT_RETENTION) must be a positive duration, got 0s"},
 		{"ErrRenewAfterTTL", func(c *Config) { c.AnonymousRenewAfter = c.AnonymousTTL }, "--anonymous-renew-after (FOYER_ANONYMOUS_RENEW_AFTER) 8760h0m0s must be shorter than --anonymous-ttl (FOYER_ANONYMOUS_TTL) 8760h0m0s"},
 		{"ErrReaperRetentionShort", func(c *Config) { c.ReaperRetention = 30 * 24 * time.Hour }, "--reaper-retention (FOYER_REAPER_RETENTION) 720h0m0s is shorter than the anonymous token lifetime --anonymous-ttl (FOYER_ANONYMOUS_TTL) 8760h0m0s plus the 1h0m0s granularity of activity records: the reaper would delete accounts whose tokens are still valid"},
 		{"ErrReaperRetentionEqualTTL", func(c *Config) { c.ReaperRetention = c.AnonymousTTL }, "the reaper would delete accounts whose tokens are still valid"},
@@ -319,8 +322,9 @@ func TestHelp(t *testing.T) {
 		"key-encryption-key", "admin-api-key", "anonymous-ttl", "anonymous-renew-after",
 		"anonymous-rate-limit", "trust-forwarded-for", "max-body-bytes", "access-ttl",
 		"session-ttl", "conversion-ttl", "reset-ttl", "merge-policy", "reaper-retention",
-		"reaper-grace", "reaper-interval", "dev", "smtp-host", "smtp-port", "smtp-username",
-		"smtp-password", "smtp-tls", "mail-from", "mail-template-dir", "log-level",
+		"reaper-grace", "reaper-interval", "event-retention", "webhook-allow-private", "dev",
+		"smtp-host", "smtp-port", "smtp-username", "smtp-password", "smtp-tls", "mail-from",
+		"mail-template-dir", "log-level",
 	}
 	tests := []struct {
 		name  string
@@ -335,6 +339,7 @@ func TestHelp(t *testing.T) {
 		{"api-keys create", []string{"api-keys", "create", "--help"}, []string{"name", "data-dir", "database-url"}, map[string]string{"name": "FOYER_API_KEY_NAME"}},
 		{"bench", []string{"bench", "--help"}, []string{"url", "api-key", "scenarios", "concurrency", "duration", "warmup", "runs", "users", "database-url"},
 			map[string]string{"url": "FOYER_BENCH_URL", "api-key": "FOYER_BENCH_API_KEY", "scenarios": "FOYER_BENCH_SCENARIOS", "concurrency": "FOYER_BENCH_CONCURRENCY", "duration": "FOYER_BENCH_DURATION", "warmup": "FOYER_BENCH_WARMUP", "runs": "FOYER_BENCH_RUNS", "users": "FOYER_BENCH_USERS"}},
+		{"reap", []string{"reap", "--help"}, []string{"dry-run", "data-dir", "database-url", "anonymous-ttl", "reaper-retention", "reaper-grace"}, map[string]string{"dry-run": "FOYER_REAP_DRY_RUN"}},
 		{"help serve", []string{"help", "serve"}, serveFlags, nil},
 	}
 	for _, tt := range tests {
@@ -363,6 +368,20 @@ func TestHelp(t *testing.T) {
 			}
 		})
 	}
+	t.Run("OK/ReapOnlyItsSettings", func(t *testing.T) {
+		// foyer reap reads the store and the retention, nothing that only
+		// the running server uses.
+		var out bytes.Buffer
+		m := &Main{Stdout: &out, Stderr: &out, Getenv: func(string) (string, bool) { return "", false }}
+		if err := m.Run(t.Context(), []string{"reap", "--help"}); !errors.Is(err, flag.ErrHelp) {
+			t.Fatalf("reap --help = %v", err)
+		}
+		for _, f := range []string{"reaper-interval", "listen", "signing-algorithm", "event-retention", "smtp-host"} {
+			if strings.Contains(out.String(), "--"+f+" ") {
+				t.Errorf("reap --help lists --%s:\n%s", f, out.String())
+			}
+		}
+	})
 	t.Run("OK/TopLevel", func(t *testing.T) {
 		var out bytes.Buffer
 		m := &Main{Stdout: &out, Stderr: &out}

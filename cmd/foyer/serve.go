@@ -354,7 +354,7 @@ func (a *app) start() {
 // again.
 func (a *app) prune(ctx context.Context) {
 	now := time.Now()
-	deleted, err := deleteEventsBefore(ctx, a.store.Retention, now.Add(-a.cfg.EventRetention))
+	deleted, err := deleteEventsBefore(ctx, a.store.Retention, now.Add(-a.cfg.EventRetention), retentionBatch)
 	if err != nil && ctx.Err() == nil {
 		a.logger.ErrorContext(ctx, "delete old events", slog.Any("err", err))
 	} else if deleted > 0 {
@@ -369,14 +369,14 @@ func (a *app) prune(ctx context.Context) {
 }
 
 // deleteEventsBefore deletes the events created before cutoff whose
-// deliveries have finished, retentionBatch at a time until a batch comes
-// back short, and reports how many it deleted.
-func deleteEventsBefore(ctx context.Context, store foyer.EventRetentionService, cutoff time.Time) (int, error) {
+// deliveries have finished, batch at a time until a batch comes back
+// short, and reports how many it deleted.
+func deleteEventsBefore(ctx context.Context, store foyer.EventRetentionService, cutoff time.Time, batch int) (int, error) {
 	total := 0
 	for {
-		n, err := store.DeleteEventsBefore(ctx, cutoff, retentionBatch)
+		n, err := store.DeleteEventsBefore(ctx, cutoff, batch)
 		total += n
-		if err != nil || n < retentionBatch {
+		if err != nil || n < batch {
 			return total, err
 		}
 	}
