@@ -170,9 +170,12 @@ func (c *countingStore) DeleteExpiredAnonymousUsers(ctx context.Context, cutoff 
 }
 
 func TestRun(t *testing.T) {
-	b := setup(t)
-	cs := &countingStore{ReapService: b.reaps}
+	var calls int
 	synctest.Test(t, func(t *testing.T) {
+		// The store is opened inside the bubble so that its background
+		// goroutines run on the bubble's clock, and closed before it ends.
+		b := setup(t)
+		cs := &countingStore{ReapService: b.reaps}
 		r := reaper.New(cs, discard())
 		r.Retention, r.Interval = time.Hour, 10*time.Minute
 		ctx, cancel := context.WithCancel(t.Context())
@@ -185,8 +188,10 @@ func TestRun(t *testing.T) {
 		if err := <-done; err != nil {
 			t.Fatalf("Run returned %v, want nil on cancellation", err)
 		}
+		calls = cs.calls
+		b.db.Close()
 	})
-	if cs.calls != 3 {
-		t.Fatalf("store called %d times, want 3", cs.calls)
+	if calls != 3 {
+		t.Fatalf("store called %d times, want 3", calls)
 	}
 }
