@@ -38,9 +38,9 @@ const (
 	keyRefreshInterval = time.Minute
 	// reaperRunTimeout bounds an on-demand run of the reaper (POST
 	// /v1/reaper/runs), which deletes every stale user in batches and so
-	// may take longer than writeTimeout allows other routes. At a thousand
-	// users a batch that is millions of users; a run cut short has
-	// committed the batches it finished, and the scheduled runs go on.
+	// may take longer than writeTimeout allows other routes. Five minutes
+	// of batches of a thousand users is millions of users; a run cut short
+	// has committed the batches it finished, and the scheduled runs go on.
 	reaperRunTimeout = 5 * time.Minute
 	// retentionBatch is how many events one deleting transaction of the
 	// event-log retention removes.
@@ -235,7 +235,8 @@ func httpConfig(c Config, publicURL *url.URL, audience string) foyerhttp.Config 
 }
 
 // reaperMetrics registers the reaper's metrics on reg and returns the
-// reaper's OnRun, which updates them after every run that deleted.
+// reaper's OnRun, which updates them after every completed run that was
+// not a dry run, scheduled or on request.
 func reaperMetrics(reg prometheus.Registerer) func(reaper.Result) {
 	deleted := prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "foyer_reaper_deleted_total",
