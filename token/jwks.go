@@ -142,7 +142,11 @@ func (v *JWKSVerifier) verify(ctx context.Context, raw, typ string) (*Claims, er
 	if err != nil {
 		return nil, err
 	}
-	return verifyWithKey(raw, alg, typ, key, v.want, v.now())
+	c, err := verifyWithKey(raw, alg, typ, key, v.want, v.now())
+	if err != nil {
+		return nil, err
+	}
+	return &c.Claims, nil
 }
 
 // Refresh fetches the key set now, whatever RefreshInterval says. Call it

@@ -32,6 +32,11 @@ type Config struct {
 	MaxTokenTTL time.Duration
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// VerifyCacheSize is how many verified tokens Verify remembers, for at
+	// most a minute each, so that a visitor's requests do not each pay for
+	// a signature verification (see Keyring.Verify). Zero means
+	// DefaultVerifyCacheSize; a negative value disables the cache.
+	VerifyCacheSize int
 }
 
 // validate reports what is wrong with c, all at once.
@@ -87,8 +92,9 @@ type Keyring struct {
 	cfg    Config
 	cfgErr error
 
-	set  atomic.Pointer[keySet]
-	jwks atomic.Pointer[jwksCache]
+	set   atomic.Pointer[keySet]
+	jwks  atomic.Pointer[jwksCache]
+	cache *verifyCache // nil when disabled
 
 	mu         sync.Mutex // serialises reloads; guards lastReload
 	lastReload time.Time
@@ -135,7 +141,7 @@ func NewKeyring(store foyer.SigningKeyService, cfg Config) *Keyring {
 		cfg.Now = time.Now
 	}
 	cfg.EncryptionKey = bytes.Clone(cfg.EncryptionKey)
-	return &Keyring{store: store, cfg: cfg, cfgErr: cfg.validate()}
+	return &Keyring{store: store, cfg: cfg, cfgErr: cfg.validate(), cache: newVerifyCache(cfg.VerifyCacheSize)}
 }
 
 // Load reads every key from the store and decrypts the one that signs. If
@@ -249,8 +255,27 @@ func (k *Keyring) reloadLocked(ctx context.Context, create bool) error {
 	if err != nil {
 		return err
 	}
-	k.set.Store(set)
+	prev := k.set.Swap(set)
+	if prev != nil && dropsKey(prev, set) {
+		// Verify checks the key of a cached token against the current
+		// set anyway; this frees what can no longer be used.
+		k.cache.retain(func(key *verifyKey) bool {
+			cur := set.byID[key.info.ID]
+			return cur != nil && sameKey(cur, key)
+		})
+	}
 	return nil
+}
+
+// dropsKey reports whether next lacks a key of prev or holds another key
+// under its id.
+func dropsKey(prev, next *keySet) bool {
+	for id, key := range prev.byID {
+		if cur := next.byID[id]; cur == nil || !sameKey(cur, key) {
+			return true
+		}
+	}
+	return false
 }
 
 // buildSet turns stored keys (newest first) into a snapshot: the keys that

@@ -31,6 +31,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -221,9 +222,16 @@ func reserved(name string) bool {
 // kid makes it reload the keys from the store (another instance may have
 // rotated), at most once every few seconds.
 //
+// A token that verified in the last minute is not checked again: its
+// claims come from a bounded cache keyed by the token's SHA-256, and only
+// while the token is unexpired and the key that verified it is still in
+// the ring, unchanged and not retired past its grace (see verifyCache).
+// Config.VerifyCacheSize sizes or disables the cache.
+//
 // Every failure is the same *foyer.Error with code EUnauthorized; the cause
 // is in Err, for logs only. Verify does not check the epoch: callers
-// compare Claims.Epoch with the stored user.
+// compare Claims.Epoch with the stored user on every request, so
+// revocation takes effect at once whatever the cache holds.
 func (k *Keyring) Verify(ctx context.Context, raw, typ string) (*Claims, error) {
 	c, err := k.verify(ctx, raw, typ)
 	if err != nil {
@@ -252,6 +260,17 @@ var (
 )
 
 func (k *Keyring) verify(ctx context.Context, raw, typ string) (*Claims, error) {
+	now := k.cfg.Now()
+	var sum [sha256.Size]byte
+	cached := k.cache != nil && len(raw) <= maxTokenSize
+	if cached {
+		sum = sha256.Sum256([]byte(raw))
+		if set := k.set.Load(); set != nil {
+			if c, ok := k.cache.get(&sum, typ, now, set.byID); ok {
+				return c, nil
+			}
+		}
+	}
 	kid, alg, err := parseCompact(raw, typ)
 	if err != nil {
 		return nil, err
@@ -260,7 +279,14 @@ func (k *Keyring) verify(ctx context.Context, raw, typ string) (*Claims, error) 
 	if err != nil {
 		return nil, err
 	}
-	return verifyWithKey(raw, alg, typ, key, pinned{issuer: k.cfg.Issuer, audience: k.cfg.Audience}, k.cfg.Now())
+	c, err := verifyWithKey(raw, alg, typ, key, pinned{issuer: k.cfg.Issuer, audience: k.cfg.Audience}, now)
+	if err != nil {
+		return nil, err
+	}
+	if cached {
+		k.cache.put(&sum, c, key, now)
+	}
+	return &c.Claims, nil
 }
 
 // pinned are the claim values a verifier insists on.
@@ -299,7 +325,7 @@ func parseCompact(raw, typ string) (kid, alg string, err error) {
 // "aud" must match want, "exp" must be after now, "nbf" and "iat" not more
 // than clockSkew after it, "typ" must be typ and, unless typ is
 // TypeVended, "sub" must be set.
-func verifyWithKey(raw, alg, typ string, key *verifyKey, want pinned, now time.Time) (*Claims, error) {
+func verifyWithKey(raw, alg, typ string, key *verifyKey, want pinned, now time.Time) (*decodedClaims, error) {
 	if !key.until.IsZero() && !now.Before(key.until) {
 		return nil, errKeyRetired
 	}
@@ -341,7 +367,7 @@ func verifyWithKey(raw, alg, typ string, key *verifyKey, want pinned, now time.T
 	if c.Subject == "" && typ != TypeVended {
 		return nil, errSubject
 	}
-	return &c.Claims, nil
+	return c, nil
 }
 
 // canonical reports whether s is unpadded base64url whose unused trailing

@@ -302,18 +302,27 @@ func BenchmarkSign(b *testing.B) {
 	}
 }
 
+// BenchmarkVerify measures the full check of a token (the cache off) and
+// the check of a token verified before (the cache on).
 func BenchmarkVerify(b *testing.B) {
 	for _, alg := range algorithms {
-		b.Run(alg, func(b *testing.B) {
-			bb := setup(b, alg)
-			raw := bb.sign(b, bb.anonymousClaims())
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := bb.ring.Verify(b.Context(), raw, token.TypeAnonymous); err != nil {
-					b.Fatal(err)
+		for _, cache := range []struct {
+			name string
+			size int
+		}{{"Full", -1}, {"Cached", 0}} {
+			b.Run(alg+"/"+cache.name, func(b *testing.B) {
+				bb := setup(b, alg)
+				bb.cfg.VerifyCacheSize = cache.size
+				bb.ring = bb.newRing(b)
+				raw := bb.sign(b, bb.anonymousClaims())
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := bb.ring.Verify(b.Context(), raw, token.TypeAnonymous); err != nil {
+						b.Fatal(err)
+					}
 				}
-			}
-		})
+			})
+		}
 	}
 }
 
