@@ -32,10 +32,10 @@ func emailTaken(param string) string {
 // mail: MailConversion with {"token": req.Token} when no account has the
 // address, or MailConversionExisting to the owner (without the token) when
 // one does. The rows written for the requesting user are the same either
-// way. Records user.conversion.requested. The user, its row version and
-// whether the address is taken are read in one statement; the request,
-// the mail, the user's new version and the event are written in one
-// statement guarded by that row version. Returns ENotFound, EConflict if
+// way. Records user.conversion.requested and counts the request. The
+// user, its row version and whether the address is taken are read in one
+// statement; the request, the mail, the user's new version, the event and
+// the count are written in one statement guarded by that row version. Returns ENotFound, EConflict if
 // the user is not anonymous, or EInvalid for an address that is not
 // normalised or a missing token.
 func (s *ConversionService) RequestConversion(ctx context.Context, req foyer.ConversionRequest) error {
@@ -91,7 +91,7 @@ FROM `+userFrom+` WHERE u.id = $1`+lock, uid, req.Email), &xmin, &taken)
 ), m AS (
 	INSERT INTO mail (id, kind, to_address, user_id, data, created_at, next_attempt_at)
 	SELECT $7, $8, $4, u.id, $9, $3, $3 FROM u
-)
+), `+countOne("rc", "u", foyer.MetricConversionRequested, "$3")+`
 INSERT INTO events (id, type, user_id, created_at, data) SELECT $10, $11, u.id, $3, $12 FROM u`,
 			uid, xmin, now, req.Email, req.TokenHash, msTime(req.ExpiresAt),
 			s.db.newID(now), kind, data,
@@ -194,8 +194,8 @@ FROM `+userFrom+` WHERE u.id = $1`+lock, uid, email), &xmin, &taken)
 // registered one with the verified email and passwordHash ("" for none),
 // updating u to match: clears the anonymous marker, sets ConvertedAt,
 // increases Epoch and Version, deletes the user's conversion requests and
-// their unsent mail, and records user.converted and user.email.verified,
-// all in one statement guarded by xmin. It reports whether the guard let
+// their unsent mail, records user.converted and user.email.verified and
+// counts the conversion, all in one statement guarded by xmin. It reports whether the guard let
 // the statement apply. Returns EIdentifierTaken if another account took
 // email meanwhile; the unique index users_email is the last line of
 // defence against a concurrent writer.
@@ -227,7 +227,7 @@ func convertUser(ctx context.Context, db *DB, q querier, u *foyer.User, xmin uin
 	DELETE FROM conversions WHERE user_id = ANY (ARRAY(SELECT id FROM u))
 ), dm AS (
 	`+deleteQueuedMail(foyer.MailConversion, foyer.MailConversionExisting)+`
-)
+), `+countOne("rc", "u", foyer.MetricConverted, "$5")+`
 INSERT INTO events (id, type, user_id, created_at, data)
 SELECT e.id, e.type, u.id, $5, e.data FROM u, unnest($6::uuid[], $7::text[], $8::bytea[]) AS e (id, type, data)`,
 		uid, xmin, email, nullString(passwordHash), now,

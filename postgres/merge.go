@@ -23,7 +23,8 @@ func NewMergeService(db *DB) *MergeService { return &MergeService{db: db} }
 // MergeUsers moves the data of the anonymous user from into the
 // registered user into, combined by foyer.MergeData under policy, deletes
 // from (with its conversion request and mail),
-// records the alias from → into and user.merged {user, from, into}. Both
+// records the alias from → into and user.merged {user, from, into}, and
+// counts the merge. Both
 // users are read in one statement and written in one statement that first
 // locks both rows, in id order, and applies only if neither changed since
 // it read them. Returns ENotFound, EConflict if from is not anonymous or
@@ -71,7 +72,7 @@ func (s *MergeService) MergeUsers(ctx context.Context, from, into string, policy
 	UPDATE users SET data = $5, version = version + 1, updated_at = $6 WHERE id = $3 AND (SELECT ok FROM ok) RETURNING id
 ), a AS (
 	INSERT INTO aliases (from_id, into_id, created_at) SELECT $1, i.id, $6 FROM i
-)
+), `+countOne("rc", "f", foyer.MetricMerged, "$6")+`
 INSERT INTO events (id, type, user_id, created_at, data) SELECT $7, $8, i.id, $6, $9 FROM i`,
 			fid, fx, iid, ux, encodeData(data), now, ev.id, ev.typ, ev.data)
 		if err != nil {

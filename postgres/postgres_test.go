@@ -141,6 +141,8 @@ func services(db *postgres.DB) storetest.Services {
 		Audit:       postgres.NewAuditService(db),
 		Exports:     postgres.NewExportService(db),
 		Retention:   postgres.NewEventRetentionService(db),
+		Admins:      postgres.NewAdminService(db),
+		Reports:     postgres.NewReportService(db),
 	}
 }
 

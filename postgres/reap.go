@@ -44,7 +44,9 @@ ORDER BY u.last_seen_at LIMIT $1`
 //     in the deleting statement, which runs after the rows are locked and
 //     so sees every change committed before (a conversion requested or an
 //     activity recorded meanwhile keeps the user), and in the same
-//     statement replace their events with one user.deleted event each;
+//     statement replace their events with one user.deleted event each
+//     and add the batch to the day's count of reaped users, one upsert
+//     for the whole batch;
 //  3. COMMIT.
 //
 // With dryRun it deletes nothing and returns the ids it would delete.
@@ -109,7 +111,8 @@ func (s *ReapService) DeleteExpiredAnonymousUsers(ctx context.Context, cutoff ti
 	rows, err := tx.Query(ctx, `WITH d AS (
 	DELETE FROM users u WHERE u.id = ANY($1) AND `+stale+`
 	RETURNING u.id
-)`+deleteDependents("d")+recordDeleted("$1", "$4", "$5", "$3"), cand, ceilMs(cutoff), now, evs.ids(), evs.data())
+)`+deleteDependents("d")+`, `+addCounts("rc", `SELECT `+sqlDay("$3")+`, '`+foyer.MetricReaped+`', `+sqlRandomShard()+`, count(*)
+	FROM d HAVING count(*) > 0`)+recordDeleted("$1", "$4", "$5", "$3"), cand, ceilMs(cutoff), now, evs.ids(), evs.data())
 	if err != nil {
 		return nil, translate("reap users", err)
 	}

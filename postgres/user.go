@@ -140,8 +140,9 @@ func checkEmail(email string) error {
 	return nil
 }
 
-// CreateUser creates u and records user.anonymous.created or user.created,
-// in one statement. An anonymous user may not have an email; a registered
+// CreateUser creates u, records user.anonymous.created or user.created,
+// and counts the user as created that day and active that month, in one
+// statement. An anonymous user may not have an email; a registered
 // user must have a normalised one. Data must be an object (empty means {})
 // of at most foyer.MaxDataSize bytes. Returns EInvalid, ETooLarge, or
 // EConflict if the email belongs to another account.
@@ -180,7 +181,7 @@ func (s *UserService) CreateUser(ctx context.Context, u *foyer.User) error {
 	INSERT INTO users (id, anonymous, email, email_verified, data, created_at, updated_at, last_seen_at)
 	VALUES ($1, $2, $3, $4, $5, $6, $6, $6)
 	RETURNING id
-)
+), `+countCreated(u.Anonymous, "$6")+`
 INSERT INTO events (id, type, user_id, created_at, data) SELECT $7, $8, u.id, $6, $9 FROM u`,
 		id, u.Anonymous, nullString(u.Email), u.EmailVerified, encodeData(data), now, ev.id, ev.typ, ev.data); err != nil {
 		if isUnique(err, "users_email") {
@@ -351,7 +352,8 @@ func (s *UserService) DeleteUser(ctx context.Context, id, reason string) error {
 // first statement locks the user's row; the second, whose snapshot is
 // taken once the lock is held, so that it sees every row about the user
 // committed before and no writer can add one any more, deletes the user
-// with everything about it and records user.deleted. Returns ENotFound.
+// with everything about it, records user.deleted and counts the deletion.
+// Returns ENotFound.
 func deleteUser(ctx context.Context, db *DB, id uuid.UUID, reason string) error {
 	now := db.now()
 	ev, err := db.deletedEvent(now, id, reason)
@@ -365,7 +367,7 @@ func deleteUser(ctx context.Context, db *DB, id uuid.UUID, reason string) error 
 	DELETE FROM users WHERE id = $1 RETURNING id, email
 ), m AS (
 	DELETE FROM mail WHERE to_address = ANY (ARRAY(SELECT email FROM d))
-)`+deleteDependents("d")+recordDeleted("$2", "$3", "$4", "$5"),
+)`+deleteDependents("d")+`, `+countOne("rc", "d", foyer.MetricDeleted, "$5")+recordDeleted("$2", "$3", "$4", "$5"),
 		id, []uuid.UUID{id}, evs.ids(), evs.data(), now)
 	tags, err := execBatch(ctx, db.pool, "delete user", b)
 	if err != nil {
@@ -423,19 +425,27 @@ RETURNING user_id`
 // TouchUser sets LastSeenAt to now if the stored value is older than now
 // minus granularity, and reports whether it wrote. One statement checks
 // that the user exists and updates it only when the stored time is old
-// enough, so activity within the granularity costs no write. Returns
-// ENotFound.
+// enough, so activity within the granularity costs no write. A write
+// that moves LastSeenAt into a new UTC month counts the user as active in
+// that month. UPDATE … RETURNING shows only the new row, so the statement
+// has two updates with exclusive conditions on the old time, before and
+// after the start of the month: each is checked again on the latest row
+// if a concurrent touch changed it, so at most one applies and a user is
+// never counted twice in a month. Returns ENotFound.
 func (s *UserService) TouchUser(ctx context.Context, id string, now time.Time, granularity time.Duration) (bool, error) {
 	uid, ok := parseID(id)
 	if !ok {
 		return false, foyer.Errorf(foyer.ENotFound, "User not found.")
 	}
 	var found, wrote bool
-	err := s.db.pool.QueryRow(ctx, `WITH t AS (
-	UPDATE users SET last_seen_at = $2 WHERE id = $1 AND last_seen_at < $3 RETURNING 1
-)
-SELECT EXISTS (SELECT 1 FROM users WHERE id = $1), EXISTS (SELECT 1 FROM t)`,
-		uid, msTime(now), msTime(now.Add(-granularity))).Scan(&found, &wrote)
+	err := s.db.pool.QueryRow(ctx, `WITH nm AS (
+	UPDATE users SET last_seen_at = $2 WHERE id = $1 AND last_seen_at < $3 AND last_seen_at < $4 RETURNING id, anonymous
+), t AS (
+	UPDATE users SET last_seen_at = $2 WHERE id = $1 AND last_seen_at < $3 AND last_seen_at >= $4 RETURNING id
+), `+addCounts("rc", `SELECT `+sqlDay("$4")+`, CASE WHEN nm.anonymous THEN '`+foyer.MetricActiveAnonymous+`' ELSE '`+
+		foyer.MetricActiveRegistered+`' END, `+sqlShard("nm.id")+`, 1 FROM nm`)+`
+SELECT EXISTS (SELECT 1 FROM users WHERE id = $1), EXISTS (SELECT 1 FROM nm) OR EXISTS (SELECT 1 FROM t)`,
+		uid, msTime(now), msTime(now.Add(-granularity)), utcMonth(now)).Scan(&found, &wrote)
 	if err != nil {
 		return false, translate("touch user", err)
 	}

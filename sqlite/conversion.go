@@ -24,8 +24,8 @@ func NewConversionService(db *DB) *ConversionService { return &ConversionService
 // mail: MailConversion with {"token": req.Token} when no account has the
 // address, or MailConversionExisting to the owner (without the token) when
 // one does. The rows written for the requesting user are the same either
-// way. Records user.conversion.requested. Returns ENotFound, EConflict if
-// the user is not anonymous, or EInvalid for an address that is not
+// way. Records user.conversion.requested and counts the request. Returns
+// ENotFound, EConflict if the user is not anonymous, or EInvalid for an address that is not
 // normalised or a missing token.
 func (s *ConversionService) RequestConversion(ctx context.Context, req foyer.ConversionRequest) error {
 	uid, ok := parseID(req.UserID)
@@ -77,6 +77,9 @@ func (s *ConversionService) RequestConversion(ctx context.Context, req foyer.Con
 		u.PendingEmail = req.Email
 		u.Version++
 		u.UpdatedAt = tx.now
+		if err := addCounts(ctx, tx, 1, counter{utcDay(tx.now), foyer.MetricConversionRequested}); err != nil {
+			return err
+		}
 		return insertUserEvent(ctx, tx, foyer.EventUserConversionRequested, u, nil)
 	})
 }
@@ -173,7 +176,8 @@ func (s *ConversionService) ConvertUser(ctx context.Context, id, email string) (
 // verified email and passwordHash ("" for none), updating u to match:
 // clears the anonymous marker, sets ConvertedAt, increases Epoch and
 // Version, deletes the user's conversion requests and their unsent mail,
-// and records user.converted and user.email.verified. Returns
+// records user.converted and user.email.verified and counts the
+// conversion. Returns
 // EIdentifierTaken if another account has email; the unique index on
 // users.email is the last line of defence against a concurrent writer.
 func convertUser(ctx context.Context, tx *Tx, u *foyer.User, email, passwordHash string) error {
@@ -209,6 +213,9 @@ WHERE id = ? AND anonymous = 1`, email, nullString(passwordHash), ms(tx.now), ms
 	u.Epoch++
 	u.Version++
 	u.UpdatedAt = now
+	if err := addCounts(ctx, tx, 1, counter{utcDay(now), foyer.MetricConverted}); err != nil {
+		return err
+	}
 	if err := insertUserEvent(ctx, tx, foyer.EventUserConverted, u, nil); err != nil {
 		return err
 	}

@@ -21,8 +21,8 @@ func NewMergeService(db *DB) *MergeService { return &MergeService{db: db} }
 // MergeUsers moves the data of the anonymous user from into the
 // registered user into, combined by foyer.MergeData under policy, deletes
 // from (with its conversion request and mail, through the foreign keys),
-// records the alias from → into and user.merged {user, from, into}, all in
-// one transaction. Returns ENotFound, EConflict if from is not anonymous or
+// records the alias from → into and user.merged {user, from, into} and
+// counts the merge, all in one transaction. Returns ENotFound, EConflict if from is not anonymous or
 // into is, or EInvalid for an unknown policy.
 func (s *MergeService) MergeUsers(ctx context.Context, from, into string, policy foyer.MergePolicy) (*foyer.User, error) {
 	fid, ok1 := parseID(from)
@@ -66,6 +66,9 @@ func (s *MergeService) MergeUsers(ctx context.Context, from, into string, policy
 		u.Data = data
 		u.Version++
 		u.UpdatedAt = tx.now
+		if err := addCounts(ctx, tx, 1, counter{utcDay(tx.now), foyer.MetricMerged}); err != nil {
+			return err
+		}
 		return insertUserEvent(ctx, tx, foyer.EventUserMerged, u, map[string]any{"from": f.ID, "into": u.ID})
 	})
 	if err != nil {

@@ -33,8 +33,9 @@ ORDER BY anonymous, last_seen_at LIMIT ?`
 // of the deleting statement itself, so a user touched or converted since
 // it was last looked at is never deleted. Each deleted user's events are
 // replaced by one user.deleted {reason: "reaped"} event, and its
-// conversion request and mail go with it through the foreign keys, all in
-// one transaction. With dryRun it deletes nothing and returns the ids it
+// conversion request and mail go with it through the foreign keys; the
+// batch adds to the day's count of reaped users once. All of it is one
+// transaction. With dryRun it deletes nothing and returns the ids it
 // would delete.
 func (s *ReapService) DeleteExpiredAnonymousUsers(ctx context.Context, cutoff time.Time, limit int, dryRun bool) ([]string, error) {
 	ids := []string{}
@@ -89,6 +90,9 @@ func (s *ReapService) DeleteExpiredAnonymousUsers(ctx context.Context, cutoff ti
 			if err := recordDeleted(ctx, tx, id, foyer.DeleteReasonReaped); err != nil {
 				return err
 			}
+		}
+		if err := addCounts(ctx, tx, int64(len(deleted)), counter{utcDay(tx.now), foyer.MetricReaped}); err != nil {
+			return err
 		}
 		ids = ids[:0]
 		for _, id := range deleted {

@@ -61,6 +61,8 @@ func services(db *sqlite.DB) storetest.Services {
 		Audit:       sqlite.NewAuditService(db),
 		Exports:     sqlite.NewExportService(db),
 		Retention:   sqlite.NewEventRetentionService(db),
+		Admins:      sqlite.NewAdminService(db),
+		Reports:     sqlite.NewReportService(db),
 	}
 }
 

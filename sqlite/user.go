@@ -117,8 +117,9 @@ func checkData(d json.RawMessage, maxSize int) (json.RawMessage, error) {
 	return out, nil
 }
 
-// CreateUser creates u and records user.anonymous.created or user.created.
-// An anonymous user may not have an email; a registered user must have a
+// CreateUser creates u and records user.anonymous.created or user.created,
+// and counts it as created that day and active that month. An anonymous
+// user may not have an email; a registered user must have a
 // normalised one. Data must be an object (empty means {}) of at most
 // foyer.MaxDataSize bytes. Returns EInvalid, ETooLarge, or EConflict if the
 // email belongs to another account.
@@ -158,7 +159,10 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		created.ConvertedAt = nil
 		created.Version, created.Epoch = 1, 0
 		created.HasPassword = false
-		return insertUserEvent(ctx, tx, typ, &created, nil)
+		if err := insertUserEvent(ctx, tx, typ, &created, nil); err != nil {
+			return err
+		}
+		return addCounts(ctx, tx, 1, createdCounters(tx.now, u.Anonymous)...)
 	})
 	if err != nil {
 		return err
@@ -309,7 +313,8 @@ func (s *UserService) UpdateUser(ctx context.Context, id string, upd foyer.UserU
 // foreign keys), mail sent to its address, and its earlier events and
 // those of the anonymous accounts merged into it, whose payloads hold its
 // data. What remains is one user.deleted event with the
-// id and the reason. Returns ENotFound.
+// id and the reason, and the count of deletions that day. Returns
+// ENotFound.
 func (s *UserService) DeleteUser(ctx context.Context, id, reason string) error {
 	uid, ok := parseID(id)
 	if !ok {
@@ -341,6 +346,9 @@ func deleteUser(ctx context.Context, tx *Tx, id uuid.UUID, reason string) error 
 			return translate("delete mail", err)
 		}
 	}
+	if err := addCounts(ctx, tx, 1, counter{utcDay(tx.now), foyer.MetricDeleted}); err != nil {
+		return err
+	}
 	return recordDeleted(ctx, tx, id, reason)
 }
 
@@ -363,7 +371,9 @@ func recordDeleted(ctx context.Context, tx *Tx, id uuid.UUID, reason string) err
 // TouchUser sets LastSeenAt to now if the stored value is older than now
 // minus granularity, and reports whether it wrote. The check runs first on
 // the read pool, so activity within the granularity never waits for the
-// writer; the update re-checks it. Returns ENotFound.
+// writer; the write reads the stored value again. A write that moves
+// LastSeenAt into a new UTC month counts the user as active in that
+// month, in the same transaction. Returns ENotFound.
 func (s *UserService) TouchUser(ctx context.Context, id string, now time.Time, granularity time.Duration) (bool, error) {
 	uid, ok := parseID(id)
 	if !ok {
@@ -383,13 +393,25 @@ func (s *UserService) TouchUser(ctx context.Context, id string, now time.Time, g
 	}
 	var wrote bool
 	err = s.db.write(ctx, func(tx *Tx) error {
-		res, err := tx.exec(ctx, `UPDATE users SET last_seen_at = ? WHERE id = ? AND last_seen_at < ?`, ms(now), uid[:], threshold)
+		var anonymous bool
+		err := tx.queryRow(ctx, `SELECT last_seen_at, anonymous FROM users WHERE id = ?`, uid[:]).Scan(&seen, &anonymous)
+		if errors.Is(err, sql.ErrNoRows) {
+			return foyer.Errorf(foyer.ENotFound, "User not found.")
+		}
 		if err != nil {
 			return translate("touch user", err)
 		}
-		n, err := res.RowsAffected()
-		wrote = n == 1
-		return err
+		if seen >= threshold {
+			return nil
+		}
+		if _, err := tx.exec(ctx, `UPDATE users SET last_seen_at = ? WHERE id = ?`, ms(now), uid[:]); err != nil {
+			return translate("touch user", err)
+		}
+		wrote = true
+		if month := utcMonth(now); seen < ms(month) {
+			return addCounts(ctx, tx, 1, counter{month, activeMetric(anonymous)})
+		}
+		return nil
 	})
 	if err != nil {
 		return false, err

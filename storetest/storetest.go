@@ -41,6 +41,8 @@ type Services struct {
 	Audit       foyer.AuditService
 	Exports     foyer.ExportService
 	Retention   foyer.EventRetentionService
+	Admins      foyer.AdminService
+	Reports     foyer.ReportService
 
 	// Mentions looks through every row of every table of the store for
 	// values, as text or, for a UUID, as the bytes a store may keep it
@@ -73,6 +75,8 @@ func Run(t *testing.T, open func(t *testing.T, now func() time.Time) Services) {
 	t.Run("Audit", func(t *testing.T) { testAudit(t, o) })
 	t.Run("Export", func(t *testing.T) { testExport(t, o) })
 	t.Run("Retention", func(t *testing.T) { testRetention(t, o) })
+	t.Run("Admins", func(t *testing.T) { testAdmins(t, o) })
+	t.Run("Reports", func(t *testing.T) { testReports(t, o) })
 	t.Run("Lifecycle", func(t *testing.T) { testLifecycle(t, o) })
 }
 
@@ -98,6 +102,17 @@ func (c *clock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
+}
+
+// Set moves the clock to t, which must not be before its time: ids are
+// time-ordered.
+func (c *clock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if t.Before(c.now) {
+		panic("storetest: the clock cannot go back")
+	}
+	c.now = t
 }
 
 // setup opens a fresh store with a clock at t0. It marks the test
