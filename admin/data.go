@@ -44,7 +44,8 @@ func parseDataDocument(text string) (map[string]any, error) {
 // jsonError turns a decoding error into a message with line and column.
 func jsonError(text string, err error) error {
 	if se, ok := errors.AsType[*json.SyntaxError](err); ok {
-		line, col := position(text, int(se.Offset))
+		// Offset counts the bytes read, the offending one included.
+		line, col := position(text, int(se.Offset)-1)
 		return foyer.Errorf(foyer.EInvalid, "Line %d, column %d: %s.", line, col, strings.TrimPrefix(se.Error(), "json: "))
 	}
 	if errors.Is(err, io.ErrUnexpectedEOF) {

@@ -189,7 +189,7 @@ func FuzzSafeNext(f *testing.F) {
 	})
 }
 
-func TestTOTP(t *testing.T) {
+func TestTOTPCode(t *testing.T) {
 	key, err := totp.Generate(totp.GenerateOpts{Issuer: "Foyer", AccountName: "a@example.com"})
 	if err != nil {
 		t.Fatal(err)
