@@ -84,7 +84,7 @@ func (b *browser) screenshot() {
 		b.t.Logf("artifacts: %v", err)
 		return
 	}
-	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(90))
+	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		b.t.Logf("screenshot: %v", err)
 		return
@@ -426,5 +426,73 @@ func TestBrowserCrossSiteForm(t *testing.T) {
 	}
 	if got := c.auditActions(t, u.ID); len(got) != 0 {
 		t.Fatalf("audit %v", got)
+	}
+}
+
+func TestBrowserDashboard(t *testing.T) {
+	c := setup(t)
+	reportFixture(t, c)
+	c.createAdmin(t, adminEmail)
+	b := newBrowser(t, c)
+	b.signIn(adminEmail, adminPassword, "", http.StatusOK)
+
+	for sel, want := range map[string]string{
+		"#fig-anonymous": "3",
+		"#fig-created":   "7",
+		"#fig-converted": "2",
+		"#fig-rate":      "28.6 %",
+		"#fig-ttc":       "4 d 21 h p90 15 d",
+		"#fig-culled":    "2",
+		"#fig-mau":       "3 (2 anonymous, 1 registered)",
+	} {
+		if got := b.text(sel); got != want {
+			t.Errorf("%s = %q, want %q", sel, got, want)
+		}
+	}
+
+	// One bar per day of the range, each with its count in its title, and
+	// the tallest for 10 February.
+	bars := eval[[]string](b, `Array.from(document.querySelectorAll("#chart-created rect")).map(r => r.querySelector("title").textContent)`)
+	if len(bars) != 30 || bars[7] != "2026-02-10: 4 anonymous accounts" || bars[17] != "2026-02-20: 2 anonymous accounts" {
+		t.Fatalf("%d bars: %q", len(bars), bars)
+	}
+	tallest := eval[string](b, `(() => {
+		const rs = Array.from(document.querySelectorAll("#chart-created rect"));
+		rs.sort((a, b) => b.getBBox().height - a.getBBox().height);
+		return rs[0].querySelector("title").textContent;
+	})()`)
+	if tallest != "2026-02-10: 4 anonymous accounts" {
+		t.Fatalf("tallest bar %q", tallest)
+	}
+	// The charts are drawn at a visible size and described for screen
+	// readers; their numbers are in a table that only those read.
+	if w := eval[float64](b, `document.querySelector("#chart-funnel svg").getBoundingClientRect().width`); w < 200 {
+		t.Fatalf("funnel chart %v px wide", w)
+	}
+	if got := eval[string](b, `document.querySelector("#chart-funnel svg").getAttribute("role")`); got != "img" {
+		t.Fatalf("role %q", got)
+	}
+	funnel := eval[[]string](b, `Array.from(document.querySelectorAll("#chart-funnel table tbody tr")).map(r => Array.from(r.cells).map(c => c.textContent).join(" "))`)
+	if want := []string{"Created 7", "Returned after a day 2", "Conversion requested 1", "Converted 2", "Culled 2"}; strings.Join(funnel, "|") != strings.Join(want, "|") {
+		t.Fatalf("funnel table %q", funnel)
+	}
+	if h := eval[float64](b, `document.querySelector("#chart-funnel .visually-hidden").getBoundingClientRect().height`); h > 1 {
+		t.Fatalf("the data table is visible (%v px)", h)
+	}
+	mau := eval[[]string](b, `Array.from(document.querySelectorAll("#chart-mau rect title")).slice(-4).map(t => t.textContent)`)
+	if want := []string{"February 2026: 6 anonymous", "February 2026: 0 registered", "March 2026: 2 anonymous", "March 2026: 1 registered"}; strings.Join(mau, "|") != strings.Join(want, "|") {
+		t.Fatalf("monthly bars %q", mau)
+	}
+
+	// The range selector.
+	b.click(`a[href="/admin/?range=7"]`, http.StatusOK)
+	if got := b.text("#fig-created"); got != "1" {
+		t.Fatalf("created in 7 days: %q", got)
+	}
+	if n := eval[int](b, `document.querySelectorAll("#chart-created rect").length`); n != 7 {
+		t.Fatalf("%d bars for 7 days", n)
+	}
+	if got := eval[string](b, `document.querySelector('a[aria-current="page"][href^="/admin/?range"]').textContent`); got != "Last 7 days" {
+		t.Fatalf("current range %q", got)
 	}
 }
