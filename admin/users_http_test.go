@@ -329,3 +329,27 @@ func TestConvertUser(t *testing.T) {
 		t.Fatalf("audit (-want +got):\n%s", diff)
 	}
 }
+
+// TestUserListBoundedScan checks that a filter the store cannot apply
+// reads at most a bounded number of users per page view, and offers to
+// search further.
+func TestUserListBoundedScan(t *testing.T) {
+	c := setup(t)
+	var last *foyer.User
+	for range 2100 {
+		last = c.anonymous(t, `{}`)
+	}
+	c.requestConversion(t, last, "late@example.com")
+	cl := c.signedIn(t)
+	body := cl.get("/admin/users?state=pending", http.StatusOK).Body
+	if got := listed(body); len(got) != 0 {
+		t.Fatalf("first page lists %v", got)
+	}
+	mustContain(t, body, "This page read 2000 users without filling up", `rel="next">Search further</a>`)
+	next := regexp.MustCompile(`<a href="([^"]+)" rel="next">`).FindStringSubmatch(body)
+	body = cl.get(strings.ReplaceAll(next[1], "&amp;", "&"), http.StatusOK).Body
+	if got := listed(body); len(got) != 1 || got[0] != last.ID {
+		t.Fatalf("second page lists %v, want %s", got, last.ID)
+	}
+	mustNotContain(t, body, `rel="next"`)
+}
