@@ -623,6 +623,7 @@ func TestOpenAPIWalkthrough(t *testing.T) {
 
 	walkWebhooks(t, a, ts)
 	walkPrivacy(t, a, ts, registered)
+	walkPages(t, a, ts)
 
 	// Generic errors, derived from the document itself so that every
 	// operation gets them: 401 without a credential, 415 and 413 for every
@@ -632,6 +633,9 @@ func TestOpenAPIWalkthrough(t *testing.T) {
 	for _, op := range a.operations() {
 		method, path, _ := strings.Cut(op, " ")
 		o := a.operation(op)
+		if isPageOperation(o) {
+			continue // HTML, not the JSON error shape: walkPages covers these.
+		}
 		schemes := a.security(o)
 		var cred []string
 		switch {

@@ -619,11 +619,15 @@ func TestCompleteConversion(t *testing.T) {
 		ts.convert(t, s.Token, "ann@example.org")
 		link := ts.mailToken(t, "ann@example.org", foyer.MailConversion)
 		before := ts.findUser(t, s.User.ID)
-		for _, path := range []string{"/v1/convert/complete?token=" + link, "/convert/complete?token=" + link} {
-			for _, method := range []string{"GET", "HEAD"} {
-				if w := ts.do(method, path, "", withCookie(s.Token)...); w.Code < 400 {
-					t.Errorf("%s %s = %d, want a refusal", method, path, w.Code)
-				}
+		for _, method := range []string{"GET", "HEAD"} {
+			path := "/v1/convert/complete?token=" + link
+			if w := ts.do(method, path, "", withCookie(s.Token)...); w.Code < 400 {
+				t.Errorf("%s %s = %d, want a refusal", method, path, w.Code)
+			}
+			// The hosted page the link opens only shows the form.
+			path = "/convert/complete?token=" + link
+			if w := ts.do(method, path, "", withCookie(s.Token)...); w.Code != 200 || cookie(w, sessionCookieName) != nil {
+				t.Errorf("%s %s = %d with cookies %q, want the form", method, path, w.Code, w.Header().Values("Set-Cookie"))
 			}
 		}
 		if after := ts.findUser(t, s.User.ID); !after.Anonymous || after.Version != before.Version || after.Epoch != before.Epoch {

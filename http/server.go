@@ -4,7 +4,9 @@
 // cookie or a bearer token), the server API (authenticated by API keys,
 // every call recorded in the audit log: users, tokens and keys, the event
 // log, webhooks and their deliveries, reaper runs, exports), the JSON Web
-// Key Set and the operational endpoints (/healthz, /readyz, /metrics).
+// Key Set and the operational endpoints (/healthz, /readyz, /metrics),
+// and the hosted pages: server-rendered HTML forms for sign-in,
+// registration, conversion, password reset and merge (pages.go).
 //
 // It owns the transport concerns: routing, cookies, cross-origin
 // protection, the in-memory rate limits (anonymous sign-ups, conversion
@@ -86,6 +88,14 @@ type Config struct {
 	// MergePolicy decides which data wins when an anonymous account is
 	// merged into a registered one (default registered_wins).
 	MergePolicy foyer.MergePolicy
+	// RedirectAllowlist lists the absolute URLs outside this server that
+	// the hosted pages may send a person to after signing in (return_to),
+	// compared exactly. Paths on this server are always allowed.
+	RedirectAllowlist []string
+	// PagesDir, when set, is a directory whose files replace the hosted
+	// pages' embedded templates and stylesheet of the same name, one by
+	// one (see Config.CheckPages).
+	PagesDir string
 	// DevMode enables development conveniences, such as the development
 	// mailbox GET /v1/dev/mail; never set in production.
 	DevMode bool
@@ -350,6 +360,24 @@ func (s *Server) routes() {
 	if s.cfg.DevMode {
 		s.route("GET /v1/dev/mail", s.server(s.devMail))
 	}
+
+	// Hosted pages: HTML forms that act through the visitor API's
+	// handlers (pages.go).
+	p := s.newPages()
+	p.route("GET /login", p.loginForm)
+	p.route("POST /login", p.login)
+	p.route("GET /register", p.registerForm)
+	p.route("POST /register", p.register)
+	p.route("GET /convert/complete", p.convertForm)
+	p.route("POST /convert/complete", p.convert)
+	p.route("GET /password/forgot", p.forgotForm)
+	p.route("POST /password/forgot", p.forgot)
+	p.route("GET /password/reset", p.resetForm)
+	p.route("POST /password/reset", p.reset)
+	p.route("GET /merge", p.mergeForm)
+	p.route("POST /merge", p.merge)
+	p.route("POST /logout", p.logout)
+	p.route("GET /assets/foyer.css", p.stylesheet)
 
 	// Public keys and operations.
 	s.route("GET /.well-known/jwks.json", s.jwks)
