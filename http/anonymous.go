@@ -79,5 +79,22 @@ func (s *Server) respondAnonymous(w http.ResponseWriter, status int, u *foyer.Us
 	if status == http.StatusCreated {
 		w.Header().Set("Location", "/v1/me")
 	}
-	return writeJSON(w, status, anonymousResponse{User: userDoc(u), Token: raw, ExpiresAt: exp})
+	return s.writeUserBody(w, status, func(b []byte) ([]byte, error) { return appendAnonymousResponse(b, u, raw, exp) })
+}
+
+// appendAnonymousResponse appends the JSON of anonymousResponse{userDoc(u),
+// raw, exp} as json.Marshal writes it.
+func appendAnonymousResponse(b []byte, u *foyer.User, raw string, exp time.Time) ([]byte, error) {
+	b = append(b, `{"user":`...)
+	b, err := appendUser(b, u)
+	if err != nil {
+		return nil, err
+	}
+	b = append(b, `,"token":`...)
+	b = appendJSONString(b, raw)
+	b = append(b, `,"expires_at":`...)
+	if b, err = appendJSONTime(b, exp); err != nil {
+		return nil, err
+	}
+	return append(b, '}'), nil
 }

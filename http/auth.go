@@ -1,6 +1,7 @@
 package http
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -18,23 +19,34 @@ import (
 type contextKey int
 
 const (
-	userContextKey contextKey = iota + 1
-	claimsContextKey
+	visitorContextKey contextKey = iota + 1
 	apiKeyContextKey
 )
+
+// visitorIdentity is what the visitor middleware puts in the request
+// context: one value, so that a request pays for one context and one
+// lookup per accessor.
+type visitorIdentity struct {
+	user   *foyer.User
+	claims *token.Claims
+}
 
 // UserFromContext returns the visitor that the visitor middleware
 // authenticated, or nil.
 func UserFromContext(ctx context.Context) *foyer.User {
-	u, _ := ctx.Value(userContextKey).(*foyer.User)
-	return u
+	if v, _ := ctx.Value(visitorContextKey).(*visitorIdentity); v != nil {
+		return v.user
+	}
+	return nil
 }
 
 // ClaimsFromContext returns the verified claims of the visitor's token,
 // or nil.
 func ClaimsFromContext(ctx context.Context) *token.Claims {
-	c, _ := ctx.Value(claimsContextKey).(*token.Claims)
-	return c
+	if v, _ := ctx.Value(visitorContextKey).(*visitorIdentity); v != nil {
+		return v.claims
+	}
+	return nil
 }
 
 // APIKeyFromContext returns the API key that authenticated a server API
@@ -162,6 +174,13 @@ func (s *Server) authenticate(ctx context.Context, cred credential, allowed []st
 // peekType returns the "typ" claim of a compact JWS without verifying it,
 // only to choose which type Verify must insist on; Verify checks it again.
 // It returns "" when the token cannot be read.
+//
+// Foyer writes the member compactly, once, with one of its own type
+// names, so that is looked for first, without a JSON decoder: in valid
+// JSON the bytes "typ":" can only be a member name, and when they occur
+// once, no other member, at any depth, is called typ. Anything else goes
+// through encoding/json. Either way the answer is only a hint: Verify
+// refuses a token whose real "typ" is another.
 func peekType(raw string) string {
 	_, rest, ok := strings.Cut(raw, ".")
 	if !ok {
@@ -175,6 +194,16 @@ func peekType(raw string) string {
 	if err != nil {
 		return ""
 	}
+	if i := bytes.Index(b, typMember); i >= 0 {
+		v := b[i+len(typMember):]
+		if !bytes.Contains(v, typMember) {
+			for _, t := range tokenTypes {
+				if len(v) > len(t) && string(v[:len(t)]) == t && v[len(t)] == '"' {
+					return t
+				}
+			}
+		}
+	}
 	var p struct {
 		Typ string `json:"typ"`
 	}
@@ -183,6 +212,12 @@ func peekType(raw string) string {
 	}
 	return p.Typ
 }
+
+// typMember starts the "typ" member of a compact JSON object.
+var typMember = []byte(`"typ":"`)
+
+// tokenTypes are the token types peekType recognises without decoding.
+var tokenTypes = []string{token.TypeAnonymous, token.TypeAccess, token.TypeSession, token.TypeVended}
 
 // visitor authenticates the visitor (bearer token, session cookie or
 // anonymous cookie) and passes the user and claims to h through the
@@ -237,8 +272,7 @@ func (s *Server) authenticated(allowed []string, h handlerFunc) handlerFunc {
 				w.Header().Set("Foyer-Token", raw)
 			}
 		}
-		ctx = context.WithValue(ctx, userContextKey, u)
-		ctx = context.WithValue(ctx, claimsContextKey, claims)
+		ctx = context.WithValue(ctx, visitorContextKey, &visitorIdentity{user: u, claims: claims})
 		return h(w, r.WithContext(ctx))
 	}
 }
@@ -283,17 +317,46 @@ func (s *Server) issueAnonymous(u *foyer.User, now time.Time) (string, time.Time
 	return raw, c.Expiry.UTC(), nil
 }
 
-// setAnonymousCookie sets the anonymous cookie to raw.
+// setAnonymousCookie sets the anonymous cookie to raw. Every sign-up
+// sets it, so the header is put together from its attributes, written
+// once by net/http in NewServer (see anonymousCookie), when raw is a
+// token made of the characters Foyer's tokens are made of.
 func (s *Server) setAnonymousCookie(w http.ResponseWriter, raw string) {
-	http.SetCookie(w, &http.Cookie{
+	if !plainCookieValue(raw) {
+		c := s.anonymousCookie()
+		c.Value = raw
+		http.SetCookie(w, c)
+		return
+	}
+	w.Header().Add("Set-Cookie", s.cookieName+"="+raw+s.cookieAttrs)
+}
+
+// anonymousCookie is the anonymous cookie without its value.
+func (s *Server) anonymousCookie() *http.Cookie {
+	return &http.Cookie{
 		Name:     s.cookieName,
-		Value:    raw,
 		Path:     "/",
 		MaxAge:   int(s.cfg.AnonymousTTL / time.Second),
 		HttpOnly: true,
 		Secure:   s.cookieSecure,
 		SameSite: http.SameSiteLaxMode,
-	})
+	}
+}
+
+// plainCookieValue reports whether v is a non-empty cookie value that
+// net/http writes as it is: base64url characters and dots, as in a
+// compact JWS.
+func plainCookieValue(v string) bool {
+	if v == "" {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 // clearAnonymousCookie tells the browser to drop the anonymous cookie.

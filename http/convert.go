@@ -71,7 +71,7 @@ func (s *Server) convertUser(w http.ResponseWriter, r *http.Request) error {
 		slog.String("request_id", w.Header().Get("X-Request-Id")),
 		slog.String("api_key", keyID),
 		slog.String("user_id", u.ID))
-	return writeUser(w, r, http.StatusOK, u)
+	return s.writeUser(w, r, http.StatusOK, u)
 }
 
 // requestConversion starts the conversion of user id to the address raw:

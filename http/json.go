@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	foyer "github.com/foyerhq/foyer"
 )
@@ -116,6 +117,13 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 	if err != nil {
 		return err
 	}
+	writeBody(w, status, append(b, '\n'))
+	return nil
+}
+
+// writeBody writes b, a JSON document and its newline, as the body with
+// status.
+func writeBody(w http.ResponseWriter, status int, b []byte) {
 	h := w.Header()
 	h.Set("Content-Type", mediaJSON)
 	h.Set("X-Content-Type-Options", "nosniff")
@@ -123,8 +131,161 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 		h.Set("Cache-Control", "no-store")
 	}
 	w.WriteHeader(status)
-	w.Write(append(b, '\n')) // a failed write is the client's departure, not ours to report
+	w.Write(b) // a failed write is the client's departure, not ours to report
+}
+
+// The user document is the body of the busiest answers (sign-up, GET and
+// PATCH /v1/me), so it is written by hand into a pooled buffer rather
+// than by reflection. The output is byte for byte what json.Marshal
+// writes for the same *foyer.User (FuzzAppendUser checks it); anything
+// the fast paths are not sure of goes through encoding/json.
+
+// maxPooledBody is the largest buffer kept for reuse; the rare user with
+// large data gets a buffer of its own.
+const maxPooledBody = 16 << 10
+
+// bodyBuffer returns an empty buffer from the pool.
+func (s *Server) bodyBuffer() *[]byte {
+	if b, ok := s.bodies.Get().(*[]byte); ok {
+		*b = (*b)[:0]
+		return b
+	}
+	b := make([]byte, 0, 1024)
+	return &b
+}
+
+// releaseBody returns b to the pool.
+func (s *Server) releaseBody(b *[]byte) {
+	if cap(*b) <= maxPooledBody {
+		s.bodies.Put(b)
+	}
+}
+
+// writeUserBody writes the JSON document that appendDoc appends, and a
+// newline, as the body with status.
+func (s *Server) writeUserBody(w http.ResponseWriter, status int, appendDoc func([]byte) ([]byte, error)) error {
+	buf := s.bodyBuffer()
+	defer s.releaseBody(buf)
+	b, err := appendDoc(*buf)
+	if err != nil {
+		return err
+	}
+	b = append(b, '\n')
+	*buf = b
+	writeBody(w, status, b)
 	return nil
+}
+
+// appendUser appends the JSON of userDoc(u) as json.Marshal writes it.
+func appendUser(b []byte, u *foyer.User) ([]byte, error) {
+	var err error
+	b = append(b, `{"id":`...)
+	b = appendJSONString(b, u.ID)
+	b = append(b, `,"anonymous":`...)
+	b = strconv.AppendBool(b, u.Anonymous)
+	if u.Email != "" {
+		b = append(b, `,"email":`...)
+		b = appendJSONString(b, u.Email)
+	}
+	b = append(b, `,"email_verified":`...)
+	b = strconv.AppendBool(b, u.EmailVerified)
+	if u.PendingEmail != "" {
+		b = append(b, `,"pending_email":`...)
+		b = appendJSONString(b, u.PendingEmail)
+	}
+	b = append(b, `,"data":`...)
+	data := u.Data
+	if len(data) == 0 {
+		data = emptyObject
+	}
+	if b, err = appendRawJSON(b, data); err != nil {
+		return nil, err
+	}
+	b = append(b, `,"created_at":`...)
+	if b, err = appendJSONTime(b, u.CreatedAt); err != nil {
+		return nil, err
+	}
+	b = append(b, `,"updated_at":`...)
+	if b, err = appendJSONTime(b, u.UpdatedAt); err != nil {
+		return nil, err
+	}
+	b = append(b, `,"last_seen_at":`...)
+	if b, err = appendJSONTime(b, u.LastSeenAt); err != nil {
+		return nil, err
+	}
+	if u.ConvertedAt != nil {
+		b = append(b, `,"converted_at":`...)
+		if b, err = appendJSONTime(b, *u.ConvertedAt); err != nil {
+			return nil, err
+		}
+	}
+	return append(b, '}'), nil
+}
+
+// appendJSONString appends s as a JSON string, as json.Marshal writes it.
+// Printable ASCII other than the characters it escapes is copied as is;
+// any other string is left to encoding/json.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s) // a string always encodes
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
+// appendRawJSON appends raw as json.Marshal writes a json.RawMessage: it
+// must be valid, and it is compacted, with <, >, & and U+2028, U+2029
+// escaped. Raw JSON with no whitespace outside strings and none of those
+// characters is already in that form and is copied.
+func appendRawJSON(b []byte, raw json.RawMessage) ([]byte, error) {
+	if compactSafe(raw) && json.Valid(raw) {
+		return append(b, raw...), nil
+	}
+	q, err := json.Marshal(raw)
+	if err != nil {
+		return nil, err
+	}
+	return append(b, q...), nil
+}
+
+// compactSafe reports whether raw has no whitespace outside strings and
+// none of the bytes that json.Marshal would escape in a json.RawMessage
+// (<, >, &, and 0xE2, the first byte of U+2028 and U+2029). It does not
+// check that raw is valid JSON.
+func compactSafe(raw []byte) bool {
+	inString := false
+	for i := 0; i < len(raw); i++ {
+		switch c := raw[i]; c {
+		case '<', '>', '&', 0xE2:
+			return false
+		case ' ', '\t', '\n', '\r':
+			if !inString {
+				return false
+			}
+		case '"':
+			inString = !inString
+		case '\\':
+			if inString {
+				i++ // the escaped byte, which may be a quote
+			}
+		}
+	}
+	return true
+}
+
+// appendJSONTime appends t as json.Marshal writes a time.Time: RFC 3339
+// with nanoseconds, quoted, failing for years outside 0 to 9999.
+func appendJSONTime(b []byte, t time.Time) ([]byte, error) {
+	b = append(b, '"')
+	b, err := t.AppendText(b)
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '"'), nil
 }
 
 // emptyObject is the Data of a user without profile data.

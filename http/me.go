@@ -11,7 +11,7 @@ import (
 // as ETag and 304 when If-None-Match has it. It costs the token check and
 // the one query of the visitor middleware.
 func (s *Server) getMe(w http.ResponseWriter, r *http.Request) error {
-	return writeUser(w, r, http.StatusOK, UserFromContext(r.Context()))
+	return s.writeUser(w, r, http.StatusOK, UserFromContext(r.Context()))
 }
 
 // patchMe handles PATCH /v1/me: an RFC 7396 merge patch of the user
@@ -26,7 +26,7 @@ func (s *Server) patchMe(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeUser(w, r, http.StatusOK, nu)
+	return s.writeUser(w, r, http.StatusOK, nu)
 }
 
 // deleteMe handles DELETE /v1/me: the visitor deletes their own account
@@ -75,7 +75,7 @@ func (s *Server) userUpdate(w http.ResponseWriter, r *http.Request, current func
 
 // writeUser writes a user document with its ETag, or 304 Not Modified for
 // a GET whose If-None-Match holds the current version.
-func writeUser(w http.ResponseWriter, r *http.Request, status int, u *foyer.User) error {
+func (s *Server) writeUser(w http.ResponseWriter, r *http.Request, status int, u *foyer.User) error {
 	h := w.Header()
 	h.Set("ETag", etag(u.Version))
 	h.Set("Cache-Control", "private, no-cache")
@@ -84,7 +84,7 @@ func writeUser(w http.ResponseWriter, r *http.Request, status int, u *foyer.User
 		w.WriteHeader(http.StatusNotModified)
 		return nil
 	}
-	return writeJSON(w, status, userDoc(u))
+	return s.writeUserBody(w, status, func(b []byte) ([]byte, error) { return appendUser(b, u) })
 }
 
 // findUserVersion returns a function giving the stored version of user id.

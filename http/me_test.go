@@ -119,6 +119,11 @@ func TestTokenRefused(t *testing.T) {
 	// session behind it.
 	access := anon()
 	access.Type, access.SessionID = token.TypeAccess, "01900000-0000-7000-8000-000000000000"
+	// A vended token about the visitor whose custom claims hold a nested
+	// "typ" of the anonymous type.
+	nestedType := anon()
+	nestedType.Type = token.TypeVended
+	nestedType.Extra = map[string]any{"meta": map[string]any{"typ": token.TypeAnonymous}}
 
 	tokens := []struct {
 		name string
@@ -131,6 +136,7 @@ func TestTokenRefused(t *testing.T) {
 		{"ErrWrongType", sign(t, vended)},
 		{"ErrOldEpoch", sign(t, oldEpoch)},
 		{"ErrNoSession", sign(t, access)},
+		{"ErrNestedType", sign(t, nestedType)},
 		{"ErrTampered", s.Token[:strings.LastIndexByte(s.Token, '.')] + ".AAAA"},
 	}
 	for _, tt := range tokens {
@@ -141,8 +147,11 @@ func TestTokenRefused(t *testing.T) {
 	}
 
 	t.Run("ErrEpochBumped", func(t *testing.T) {
+		// The token was verified, and its verification remembered, just
+		// before: revocation still takes effect at once.
 		ts := setup(t)
 		s := ts.signup(t)
+		check(t, ts.do("GET", "/v1/me", "", withCookie(s.Token)...), 200, "")
 		check(t, ts.do("POST", "/v1/users/"+s.User.ID+"/revoke", "", ts.api()...), 200, "")
 		check(t, ts.do("GET", "/v1/me", "", withCookie(s.Token)...), 401, "unauthorized")
 	})
@@ -150,6 +159,7 @@ func TestTokenRefused(t *testing.T) {
 	t.Run("ErrUserDeleted", func(t *testing.T) {
 		ts := setup(t)
 		s := ts.signup(t)
+		check(t, ts.do("GET", "/v1/me", "", bearer(s.Token)...), 200, "")
 		check(t, ts.do("DELETE", "/v1/users/"+s.User.ID, "", ts.api()...), 204, "")
 		check(t, ts.do("GET", "/v1/me", "", bearer(s.Token)...), 401, "unauthorized")
 	})
@@ -157,6 +167,7 @@ func TestTokenRefused(t *testing.T) {
 	t.Run("ErrExpiredByClock", func(t *testing.T) {
 		ts := setup(t)
 		s := ts.signup(t)
+		check(t, ts.do("GET", "/v1/me", "", withCookie(s.Token)...), 200, "")
 		ts.clock.Advance(foyerhttp.DefaultAnonymousTTL)
 		check(t, ts.do("GET", "/v1/me", "", withCookie(s.Token)...), 401, "unauthorized")
 	})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -14,6 +15,24 @@ type metrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	signups  prometheus.Counter
+
+	// byRoute holds the counter and histogram of each route and status
+	// seen so far (routeStatus → *routeMetrics), so that a request does
+	// not hash its labels twice. Routes and statuses are few, so it stays
+	// small.
+	byRoute sync.Map
+}
+
+// routeStatus identifies the series of one route and status.
+type routeStatus struct {
+	route  string
+	status int
+}
+
+// routeMetrics are the series of one route and status.
+type routeMetrics struct {
+	requests prometheus.Counter
+	latency  prometheus.Observer
 }
 
 func newMetrics(reg prometheus.Registerer, counts func(context.Context) (int64, int64, error)) *metrics {
@@ -57,9 +76,18 @@ func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
 
 // observe records one request.
 func (m *metrics) observe(route string, status int, d time.Duration) {
-	code := strconv.Itoa(status)
-	m.requests.WithLabelValues(route, code).Inc()
-	m.latency.WithLabelValues(route, code).Observe(d.Seconds())
+	key := routeStatus{route, status}
+	v, ok := m.byRoute.Load(key)
+	if !ok {
+		code := strconv.Itoa(status)
+		v, _ = m.byRoute.LoadOrStore(key, &routeMetrics{
+			requests: m.requests.WithLabelValues(route, code),
+			latency:  m.latency.WithLabelValues(route, code),
+		})
+	}
+	rm := v.(*routeMetrics)
+	rm.requests.Inc()
+	rm.latency.Observe(d.Seconds())
 }
 
 // userCollector reports foyer_users{state} by asking the store at scrape

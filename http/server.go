@@ -25,6 +25,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -225,6 +226,9 @@ type Server struct {
 	metrics *metrics
 	limits  *limits
 	csrf    *http.CrossOriginProtection
+	// bodies holds buffers for the bodies written by hand (see
+	// writeUserBody), as *[]byte.
+	bodies sync.Pool
 
 	// dummyHash is a password hash of the configured cost that matches no
 	// password: sign-ins for unknown accounts verify against it, so that
@@ -236,6 +240,9 @@ type Server struct {
 	cookieSecure      bool
 	cookieName        string
 	sessionCookieName string
+	// cookieAttrs are the attributes of the anonymous cookie as its
+	// Set-Cookie header writes them after the value ("; Path=/; …").
+	cookieAttrs string
 }
 
 // NewServer returns a server for cfg and deps. Metrics are registered on
@@ -276,6 +283,8 @@ func NewServer(cfg Config, deps Deps, logger *slog.Logger, reg prometheus.Regist
 	if s.cookieSecure {
 		s.cookieName, s.sessionCookieName = "__Host-foyer_anon", "__Host-foyer_session"
 	}
+	// The attributes follow the empty value: "name=; Path=/; …".
+	s.cookieAttrs = strings.TrimPrefix(s.anonymousCookie().String(), s.cookieName+"=")
 	origins := cfg.TrustedOrigins
 	if u := cfg.PublicURL; u != nil && u.Scheme != "" && u.Host != "" {
 		origins = append([]string{u.Scheme + "://" + u.Host}, origins...)

@@ -52,7 +52,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) error {
 		s.metrics.signups.Inc()
 	}
 	w.Header().Set("Location", "/v1/users/"+u.ID)
-	return writeUser(w, r, http.StatusCreated, u)
+	return s.writeUser(w, r, http.StatusCreated, u)
 }
 
 // usersPage is the body of GET /v1/users.
@@ -98,7 +98,7 @@ func (s *Server) getUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeUser(w, r, http.StatusOK, u)
+	return s.writeUser(w, r, http.StatusOK, u)
 }
 
 // patchUser handles PATCH /v1/users/{id}, with the rules of PATCH /v1/me.
@@ -112,7 +112,7 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeUser(w, r, http.StatusOK, u)
+	return s.writeUser(w, r, http.StatusOK, u)
 }
 
 // deleteUser handles DELETE /v1/users/{id}, recorded with reason admin.
@@ -131,5 +131,5 @@ func (s *Server) revokeUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeUser(w, r, http.StatusOK, u)
+	return s.writeUser(w, r, http.StatusOK, u)
 }
