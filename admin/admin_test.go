@@ -423,10 +423,10 @@ func (c *console) registered(t *testing.T, email string) *foyer.User {
 }
 
 // session starts a session of a registered user.
-func (c *console) session(t *testing.T, u *foyer.User, agent string) *foyer.Session {
+func (c *console) session(t *testing.T, u *foyer.User, userAgent string) *foyer.Session {
 	t.Helper()
-	sum := sha256.Sum256([]byte(agent + u.ID + c.clock.Now().String()))
-	s := &foyer.Session{UserID: u.ID, RefreshHash: sum[:], ExpiresAt: c.clock.Now().Add(30 * 24 * time.Hour), UserAgent: agent, IP: "198.51.100.7"}
+	sum := sha256.Sum256([]byte(userAgent + u.ID + c.clock.Now().String()))
+	s := &foyer.Session{UserID: u.ID, RefreshHash: sum[:], ExpiresAt: c.clock.Now().Add(30 * 24 * time.Hour), UserAgent: userAgent, IP: "198.51.100.7"}
 	if _, err := c.sessions.CreateSession(t.Context(), s); err != nil {
 		t.Fatal(err)
 	}
