@@ -3,6 +3,7 @@ package foyer_test
 import (
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/foyerhq/foyer"
 )
@@ -178,4 +179,15 @@ func jsonEqual(t *testing.T, a, b []byte) bool {
 	xb, _ := json.Marshal(x)
 	yb, _ := json.Marshal(y)
 	return string(xb) == string(yb)
+}
+
+func TestTimeToConvertJSON(t *testing.T) {
+	b, err := json.Marshal(foyer.TimeToConvert{Count: 2, Median: 90 * time.Minute, P90: 48 * time.Hour, Buckets: []int64{0, 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"count":2,"median_seconds":5400,"p90_seconds":172800,"buckets":[0,1]}`
+	if string(b) != want {
+		t.Fatalf("got %s, want %s", b, want)
+	}
 }

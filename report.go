@@ -35,11 +35,22 @@ type DayCount struct {
 // converted in a range.
 type TimeToConvert struct {
 	Count  int64         `json:"count"`
-	Median time.Duration `json:"median_seconds"`
-	P90    time.Duration `json:"p90_seconds"`
+	Median time.Duration `json:"-"`
+	P90    time.Duration `json:"-"`
 	// Buckets counts conversions by time taken, with upper bounds
 	// TimeToConvertBuckets (the last bucket is everything longer).
 	Buckets []int64 `json:"buckets"`
+}
+
+// MarshalJSON encodes the durations as whole seconds
+// (median_seconds, p90_seconds), the unit the reports use.
+func (t TimeToConvert) MarshalJSON() ([]byte, error) {
+	return marshalCompact(struct {
+		Count         int64   `json:"count"`
+		MedianSeconds int64   `json:"median_seconds"`
+		P90Seconds    int64   `json:"p90_seconds"`
+		Buckets       []int64 `json:"buckets"`
+	}{t.Count, int64(t.Median.Seconds()), int64(t.P90.Seconds()), t.Buckets})
 }
 
 // TimeToConvertBuckets are the upper bounds of TimeToConvert.Buckets.
