@@ -224,9 +224,9 @@ func loadPages(dir string) (*pages, error) {
 // that the templates render.
 func samplePages(name string) []*pageData {
 	var out []*pageData
-	for _, state := range []string{"form", "signed-in", "sent", "saved", "link-error", "done", "nothing", "merged"} {
+	for _, state := range []string{"form", "confirm", "signed-in", "sent", "saved", "link-error", "done", "nothing", "merged"} {
 		out = append(out, &pageData{
-			Title: "Sample", SiteName: "example.com", Stylesheet: stylesheetPath, State: state, CSRF: "csrf",
+			Page: name, Title: "Sample", SiteName: "example.com", Stylesheet: stylesheetPath, State: state, CSRF: "csrf",
 			Error: &pageError{Code: foyer.EInvalid, Message: "Sample error.", Field: "email"}, Notice: "Sample notice.",
 			Email: "someone@example.com", Token: "token", ReturnTo: "/", DataKeys: 2, PolicyText: "Sample policy.",
 			LinkTTL: "1 hour", MinPasswordLength: foyer.MinPasswordLength, Status: http.StatusBadRequest,
@@ -238,15 +238,20 @@ func samplePages(name string) []*pageData {
 // pageData is what a page template sees. Each page uses the fields it
 // needs; State names the variant of the page to show.
 type pageData struct {
+	// Page names the page ("login", "register", "convert", "forgot",
+	// "reset", "merge", "error"); the layout puts it, with State, on the
+	// body element for themes and tests.
+	Page string
 	// Title is the page's one heading, also used in <title>.
 	Title string
 	// SiteName is the host of the public URL.
 	SiteName string
 	// Stylesheet is the path of the stylesheet.
 	Stylesheet string
-	// State is the variant of the page: "form" for the form, or an
-	// outcome such as "sent", "signed-in", "saved", "link-error", "done",
-	// "nothing" or "merged".
+	// State is the variant of the page: "form" for a form ("confirm" on
+	// the merge page), or an outcome such as "sent", "signed-in",
+	// "saved", "link-error", "done", "nothing" or "merged"; on the error
+	// page, the error code.
 	State string
 	// CSRF is the synchronizer token every form carries.
 	CSRF string
@@ -318,7 +323,7 @@ func (p *pages) route(pattern string, h handlerFunc) {
 // render writes page name with d and status. The page is rendered into a
 // buffer first, so a template error becomes a clean error.
 func (p *pages) render(w http.ResponseWriter, status int, name string, d *pageData) error {
-	d.SiteName, d.Stylesheet, d.MinPasswordLength = p.siteName, stylesheetPath, foyer.MinPasswordLength
+	d.Page, d.SiteName, d.Stylesheet, d.MinPasswordLength = name, p.siteName, stylesheetPath, foyer.MinPasswordLength
 	var buf bytes.Buffer
 	if err := p.byName[name].ExecuteTemplate(&buf, "layout.html", d); err != nil {
 		return &foyer.Error{Code: foyer.EInternal, Err: fmt.Errorf("render page %s: %w", name, err)}
@@ -407,7 +412,7 @@ func (p *pages) renderError(w http.ResponseWriter, r *http.Request, err error) {
 			slog.String("code", code),
 			slog.Any("err", err))
 	}
-	d := &pageData{Title: errorTitle(status), Status: status, Error: &pageError{Code: code, Message: pageMessage(err)}}
+	d := &pageData{Title: errorTitle(status), State: code, Status: status, Error: &pageError{Code: code, Message: pageMessage(err)}}
 	if status >= http.StatusInternalServerError {
 		d.Error.Message = pageMessage(&foyer.Error{Code: code})
 	}
