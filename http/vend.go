@@ -2,7 +2,6 @@ package http
 
 import (
 	"net/http"
-	"strings"
 	"time"
 
 	foyer "github.com/foyerhq/foyer"
@@ -37,10 +36,8 @@ func (s *Server) vendToken(w http.ResponseWriter, r *http.Request) error {
 		return foyer.Errorf(foyer.EInvalid, "ttl_seconds must be from 1 to %d.", int64(MaxVendedTTL/time.Second))
 	}
 	for name := range in.Claims {
-		for _, reserved := range token.ReservedClaims {
-			if strings.EqualFold(name, reserved) {
-				return foyer.Errorf(foyer.EInvalid, "The claim %q is reserved.", name)
-			}
+		if token.IsReservedClaim(name) {
+			return foyer.Errorf(foyer.EInvalid, "The claim %q is reserved.", name)
 		}
 	}
 	iat := s.now().Truncate(time.Second)

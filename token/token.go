@@ -57,9 +57,12 @@ const (
 	TypeVended = "vended"
 )
 
-// ReservedClaims are the claim names Foyer sets itself. Claims.Extra may
-// not use any of them, in any letter case.
-var ReservedClaims = []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "typ", "is_anonymous", "ep", "sid"}
+// ReservedClaims returns the claim names Foyer sets itself. Claims.Extra
+// may not use any of them, in any letter case. It returns a new slice each
+// time, so no caller can change what Sign refuses.
+func ReservedClaims() []string {
+	return []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "typ", "is_anonymous", "ep", "sid"}
+}
 
 const (
 	// clockSkew is how far in the future "nbf" and "iat" may be, to
@@ -203,9 +206,13 @@ func (k *Keyring) Sign(c *Claims) (string, error) {
 	return raw, nil
 }
 
+// IsReservedClaim reports whether name is a reserved claim in any letter
+// case.
+func IsReservedClaim(name string) bool { return reserved(name) }
+
 // reserved reports whether name is a reserved claim in any letter case.
 func reserved(name string) bool {
-	for _, r := range ReservedClaims {
+	for _, r := range ReservedClaims() {
 		if strings.EqualFold(name, r) {
 			return true
 		}

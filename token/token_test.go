@@ -200,7 +200,7 @@ func TestSign(t *testing.T) {
 		}
 	})
 
-	for _, name := range append(token.ReservedClaims, "ISS", "Typ", "Is_Anonymous") {
+	for _, name := range append(token.ReservedClaims(), "ISS", "Typ", "Is_Anonymous") {
 		t.Run("ErrReservedExtra/"+name, func(t *testing.T) {
 			c := &token.Claims{Type: token.TypeVended, Expiry: now.Add(time.Hour), Extra: map[string]any{name: "x"}}
 			_, err := b.ring.Sign(c)
