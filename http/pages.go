@@ -45,11 +45,21 @@ const (
 	maxReturnTo = 2048
 )
 
-// pageFiles are the templates of the hosted pages: layout.html is the
-// frame, partials.html the pieces forms share, and each other file one
-// page that defines "content".
-func pageFiles() []string {
-	return []string{"layout.html", "partials.html", "login.html", "register.html", "convert.html", "forgot.html", "reset.html", "merge.html", "error.html"}
+// frameFiles are the templates every page is parsed with: layout.html,
+// the frame, which calls the page's "content", and partials.html, the
+// pieces forms share.
+func frameFiles() []string { return []string{"layout.html", "partials.html"} }
+
+// pageNames are the pages; each is the template file NAME.html, which
+// defines "content".
+func pageNames() []string {
+	return []string{"login", "register", "convert", "forgot", "reset", "merge", "error"}
+}
+
+// knownFile reports whether name is a file a theme may replace.
+func knownFile(name string) bool {
+	return name == stylesheetName || slices.Contains(frameFiles(), name) ||
+		(path.Ext(name) == ".html" && slices.Contains(pageNames(), strings.TrimSuffix(name, ".html")))
 }
 
 // pages serves the hosted pages, the HTML face of the visitor API for
@@ -115,8 +125,11 @@ func (s *Server) newPages() *pages {
 	for _, u := range s.cfg.RedirectAllowlist {
 		p.allowed[u] = true
 	}
-	p.csp = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'" + strings.Join(append([]string{""}, origins...), " ") +
-		"; frame-ancestors 'none'; base-uri 'none'"
+	formAction := "'self'"
+	for _, o := range origins {
+		formAction += " " + o
+	}
+	p.csp = "default-src 'none'; style-src 'self'; img-src 'self'; form-action " + formAction + "; frame-ancestors 'none'; base-uri 'none'"
 	p.siteName = "Foyer"
 	if u := s.cfg.PublicURL; u != nil && u.Host != "" {
 		p.siteName = u.Host
@@ -161,8 +174,9 @@ func loadPages(dir string) (*pages, error) {
 			if e.IsDir() || (path.Ext(name) != ".html" && path.Ext(name) != ".css") {
 				continue
 			}
-			if name != stylesheetName && !slices.Contains(pageFiles(), name) {
-				return nil, fmt.Errorf("pages directory %s: unknown file %s (known: %s, %s)", dir, name, strings.Join(pageFiles(), ", "), stylesheetName)
+			if !knownFile(name) {
+				return nil, fmt.Errorf("pages directory %s: unknown file %s (known: %s, NAME.html for %s, and %s)",
+					dir, name, strings.Join(frameFiles(), ", "), strings.Join(pageNames(), ", "), stylesheetName)
 			}
 		}
 	}
@@ -190,13 +204,14 @@ func loadPages(dir string) (*pages, error) {
 	}
 
 	base := template.New("pages")
-	for _, name := range []string{"layout.html", "partials.html"} {
-		if err := parse(base, name); err != nil {
+	for _, file := range frameFiles() {
+		if err := parse(base, file); err != nil {
 			return nil, err
 		}
 	}
 	p := &pages{byName: make(map[string]*template.Template)}
-	for _, file := range pageFiles()[2:] {
+	for _, name := range pageNames() {
+		file := name + ".html"
 		t, err := base.Clone()
 		if err != nil {
 			return nil, err
@@ -204,7 +219,6 @@ func loadPages(dir string) (*pages, error) {
 		if err := parse(t, file); err != nil {
 			return nil, err
 		}
-		name := strings.TrimSuffix(file, ".html")
 		p.byName[name] = t
 		for _, sample := range samplePages(name) {
 			if err := t.ExecuteTemplate(io.Discard, "layout.html", sample); err != nil {

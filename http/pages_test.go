@@ -50,14 +50,22 @@ func newPageBrowser(t testing.TB, ts *testServer) *pageBrowser {
 // and header pairs, and takes in the cookies and form token of the answer.
 func (b *pageBrowser) send(method, target string, form url.Values, header ...string) *httptest.ResponseRecorder {
 	b.t.Helper()
+	if form == nil {
+		return b.sendBody(method, target, "", header...)
+	}
+	return b.sendBody(method, target, form.Encode(), join(header, []string{"Content-Type", "application/x-www-form-urlencoded"})...)
+}
+
+// sendBody is send with a body as it is; the first Content-Type in
+// header wins.
+func (b *pageBrowser) sendBody(method, target, body string, header ...string) *httptest.ResponseRecorder {
+	b.t.Helper()
 	build := func() *http.Request {
-		body := ""
-		if form != nil {
-			body = form.Encode()
-		}
-		r := request(method, target, body, header...)
-		if form != nil && r.Header.Get("Content-Type") == "" {
-			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r := request(method, target, body)
+		for i := 0; i+1 < len(header); i += 2 {
+			if r.Header.Get(header[i]) == "" || !strings.EqualFold(header[i], "Content-Type") {
+				r.Header.Add(header[i], header[i+1])
+			}
 		}
 		if method == http.MethodPost && r.Header.Get("Sec-Fetch-Site") == "" {
 			r.Header.Set("Origin", testIssuer)
@@ -1192,5 +1200,7 @@ func walkPages(t *testing.T, a *apiChecker, ts *testServer) {
 		checkPage(t, x.send("POST", path, nil, "Content-Type", "text/plain"), 415, foyer.EUnsupportedMediaType)
 		req = reqAny
 		checkPage(t, x.post(path, form("email", big)), 413, foyer.ETooLarge)
+		req = reqAny
+		checkPage(t, x.sendBody("POST", path, "csrf=%zz", "Content-Type", "application/x-www-form-urlencoded"), 400, foyer.EInvalid)
 	}
 }
