@@ -16,6 +16,7 @@ import (
 	"time"
 
 	foyer "github.com/foyerhq/foyer"
+	"github.com/foyerhq/foyer/admin"
 	"github.com/foyerhq/foyer/argon2"
 	foyerhttp "github.com/foyerhq/foyer/http"
 	"github.com/foyerhq/foyer/reaper"
@@ -166,6 +167,7 @@ func setup(t testing.TB, configure ...func(*foyerhttp.Config)) *testServer {
 			res, err := ts.reaper.RunOnce(ctx, dryRun)
 			return res.Deleted, res.Cutoff, err
 		},
+		Reports: admin.ReportsAPIHandler(admin.NewReports(sqlite.NewReportService(db), admin.BillingActive, clock.Now)),
 	}
 	ts.handler = foyerhttp.NewServer(cfg, deps, logger, ts.reg).Handler()
 

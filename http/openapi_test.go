@@ -623,6 +623,7 @@ func TestOpenAPIWalkthrough(t *testing.T) {
 
 	walkWebhooks(t, a, ts)
 	walkPrivacy(t, a, ts, registered)
+	walkReports(t, a, ts)
 	walkPages(t, a, ts)
 
 	// Generic errors, derived from the document itself so that every

@@ -3,10 +3,10 @@
 // merge and export, authenticated by the anonymous cookie, the session
 // cookie or a bearer token), the server API (authenticated by API keys,
 // every call recorded in the audit log: users, tokens and keys, the event
-// log, webhooks and their deliveries, reaper runs, exports), the JSON Web
-// Key Set and the operational endpoints (/healthz, /readyz, /metrics),
-// and the hosted pages: server-rendered HTML forms for sign-in,
-// registration, conversion, password reset and merge (pages.go).
+// log, webhooks and their deliveries, reaper runs, exports, reports), the
+// JSON Web Key Set and the operational endpoints (/healthz, /readyz,
+// /metrics), and the hosted pages: server-rendered HTML forms for
+// sign-in, registration, conversion, password reset and merge (pages.go).
 //
 // It owns the transport concerns: routing, cookies, cross-origin
 // protection, the in-memory rate limits (anonymous sign-ups, conversion
@@ -158,8 +158,8 @@ func (c Config) withDefaults() Config {
 // Deps are the services the server calls. Users, APIKeys, Events and Keys
 // are required by every server; Conversions, Credentials, Merges, Sessions
 // and Mail by the registration, sign-in, password and merge routes. The
-// webhook, delivery, audit, export and reaper members are optional: the
-// routes of one that is nil are not served.
+// webhook, delivery, audit, export, reaper and reports members are
+// optional: the routes of one that is nil are not served.
 type Deps struct {
 	Users       foyer.UserService
 	Conversions foyer.ConversionService
@@ -214,6 +214,11 @@ type Deps struct {
 	// POST /v1/reaper/runs, and reports how many users were, or would be,
 	// deleted and the cut-off it used; nil leaves the route out.
 	Reap func(ctx context.Context, dryRun bool) (deleted int, cutoff time.Time, err error)
+	// Reports serves GET /v1/reports/{name} behind the API key check and
+	// the audit log (the admin package's ReportsAPIHandler); it reads the
+	// report name from r.PathValue("name") and writes its own answers,
+	// errors included. nil leaves the route out.
+	Reports http.Handler
 }
 
 // Server is the HTTP API. Create it with NewServer and serve Handler.
@@ -365,6 +370,9 @@ func (s *Server) routes() {
 	}
 	if s.deps.Audit != nil {
 		s.route("GET /v1/audit", s.server(s.listAudit))
+	}
+	if s.deps.Reports != nil {
+		s.route("GET /v1/reports/{name}", s.server(s.report))
 	}
 	if s.cfg.DevMode {
 		s.route("GET /v1/dev/mail", s.server(s.devMail))
