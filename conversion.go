@@ -38,10 +38,22 @@ type ConversionService interface {
 	// hash, clears the anonymous marker, sets ConvertedAt, increases the
 	// epoch (revoking every earlier token), deletes every conversion
 	// request of the user and records user.converted and
-	// user.email.verified. Returns ETokenInvalid for an unknown, expired,
-	// used or superseded token, EIdentifierTaken if another account took
-	// the address meanwhile; on error nothing changes.
-	CompleteConversion(ctx context.Context, tokenHash []byte, passwordHash string) (*User, error)
+	// user.email.verified.
+	//
+	// When s is not nil and s.UserID is the id of the converted user, the
+	// same transaction also creates the session s, as CreateSession does
+	// (setting ID, CreatedAt and LastUsedAt, and recording
+	// user.login.success): the client that holds the anonymous credential
+	// gets its session with the conversion, or neither happens. When s is
+	// nil or names another user, no session is created and s is left
+	// alone; callers tell the two apart by s.ID.
+	//
+	// Returns ETokenInvalid for an unknown, expired, used or superseded
+	// token, EIdentifierTaken if another account took the address
+	// meanwhile, EInvalid without a password hash or for a session without
+	// a refresh hash, EConflict if the session's refresh hash is in use;
+	// on error nothing changes.
+	CompleteConversion(ctx context.Context, tokenHash []byte, passwordHash string, s *Session) (*User, error)
 
 	// ConvertUser is the audited admin conversion: the calling server
 	// vouches for email. It makes the user registered with a verified email

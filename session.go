@@ -27,7 +27,9 @@ func (s *Session) Expired(now time.Time) bool { return !now.Before(s.ExpiresAt) 
 type SessionService interface {
 	// CreateSession stores s for a registered user and records
 	// user.login.success in the same transaction. Sets ID, CreatedAt,
-	// LastUsedAt. Returns ENotFound, EConflict if the user is anonymous.
+	// LastUsedAt. UserAgent and IP are stored through CleanText, and s
+	// holds what was stored. Returns ENotFound, EConflict if the user is
+	// anonymous.
 	CreateSession(ctx context.Context, s *Session) (*User, error)
 
 	// FindSessionUser returns the user of a live session, for verifying a

@@ -160,18 +160,29 @@ func (s *Server) completeConversion(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	u, err := s.deps.Conversions.CompleteConversion(ctx, tokenHash, hash)
+	// The holder's session is created in the conversion's transaction,
+	// and only if the link converts the holder's own account: a session
+	// that fails to start leaves the account anonymous and the link
+	// usable, never converted without its session.
+	var (
+		sess    *foyer.Session
+		refresh string
+	)
+	if holder != "" {
+		sess, refresh = s.newSession(r, holder, now)
+	}
+	u, err := s.deps.Conversions.CompleteConversion(ctx, tokenHash, hash, sess)
 	if foyer.ErrorCode(err) == foyer.ETokenInvalid {
 		s.limits.redeemIP.allow(ip, now)
 	}
 	if err != nil {
 		return err
 	}
-	if holder == "" || holder != u.ID {
+	if holder == "" || holder != u.ID || sess.ID == "" {
 		return writeJSON(w, http.StatusOK, linkResult{User: userDoc(u)})
 	}
 
-	u, sess, toks, err := s.startSession(r, u.ID)
+	toks, err := s.accessTokens(u, sess, refresh, now)
 	if err != nil {
 		return err
 	}

@@ -23,11 +23,9 @@ type sessionTokens struct {
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
-// startSession creates a session of the registered user id for the client
-// of r and signs its access token. It returns the user as the store has
-// it now (the tokens carry its epoch).
-func (s *Server) startSession(r *http.Request, id string) (*foyer.User, *foyer.Session, *sessionTokens, error) {
-	now := s.now()
+// newSession returns a session of the user id for the client of r,
+// starting at now, not yet stored, with its refresh token.
+func (s *Server) newSession(r *http.Request, id string, now time.Time) (*foyer.Session, string) {
 	refresh, hash := newSecret()
 	sess := &foyer.Session{
 		UserID:      id,
@@ -38,6 +36,15 @@ func (s *Server) startSession(r *http.Request, id string) (*foyer.User, *foyer.S
 	if a := s.clientAddr(r); a.IsValid() {
 		sess.IP = a.String()
 	}
+	return sess, refresh
+}
+
+// startSession creates a session of the registered user id for the client
+// of r and signs its access token. It returns the user as the store has
+// it now (the tokens carry its epoch).
+func (s *Server) startSession(r *http.Request, id string) (*foyer.User, *foyer.Session, *sessionTokens, error) {
+	now := s.now()
+	sess, refresh := s.newSession(r, id, now)
 	u, err := s.deps.Sessions.CreateSession(r.Context(), sess)
 	if err != nil {
 		return nil, nil, nil, err

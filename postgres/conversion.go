@@ -109,14 +109,25 @@ INSERT INTO events (id, type, user_id, created_at, data) SELECT $10, $11, u.id, 
 // is still anonymous; the address must still be free. Then, in one
 // statement, the user becomes registered with the verified address and
 // passwordHash, its epoch increases, its requests are deleted and
-// user.converted and user.email.verified are recorded. Returns
-// ETokenInvalid, EIdentifierTaken or EInvalid (no password hash); on error
-// nothing changes.
-func (s *ConversionService) CompleteConversion(ctx context.Context, tokenHash []byte, passwordHash string) (*foyer.User, error) {
+// user.converted and user.email.verified are recorded; and when sess names
+// the converted user, the same statement stores sess as its session and
+// records user.login.success, as CreateSession does. Returns
+// ETokenInvalid, EIdentifierTaken, EInvalid (no password hash, or a
+// session without a refresh hash) or EConflict (the session's refresh hash
+// is in use); on error nothing changes.
+func (s *ConversionService) CompleteConversion(ctx context.Context, tokenHash []byte, passwordHash string, sess *foyer.Session) (*foyer.User, error) {
 	if passwordHash == "" {
 		return nil, foyer.Errorf(foyer.EInvalid, "A password is required.")
 	}
-	var out *foyer.User
+	if sess != nil {
+		if err := checkSession(sess); err != nil {
+			return nil, err
+		}
+	}
+	var (
+		out    *foyer.User
+		stored *foyer.Session
+	)
 	err := s.db.readModifyWrite(ctx, "complete conversion", func(q querier, lock string) (bool, error) {
 		var (
 			xmin    uint32
@@ -138,12 +149,22 @@ FROM conversions c JOIN users u ON u.id = c.user_id WHERE c.token_hash = $1`+loc
 		if taken {
 			return false, foyer.Errorf(foyer.EIdentifierTaken, "Another account already uses this address.")
 		}
-		applied, err := convertUser(ctx, s.db, q, u, xmin, now, u.PendingEmail, passwordHash)
-		out = u
+		var login *foyer.Session
+		if sess != nil && sess.UserID == u.ID {
+			login = sess
+		}
+		applied, ns, err := convertUser(ctx, s.db, q, u, xmin, now, u.PendingEmail, passwordHash, login)
+		out, stored = u, nil
+		if ns != nil {
+			stored = &ns.s
+		}
 		return applied, err
 	})
 	if err != nil {
 		return nil, err
+	}
+	if stored != nil {
+		*sess = *stored
 	}
 	return out, nil
 }
@@ -180,7 +201,7 @@ FROM `+userFrom+` WHERE u.id = $1`+lock, uid, email), &xmin, &taken)
 		if taken {
 			return false, foyer.Errorf(foyer.EIdentifierTaken, "Another account already uses this address.")
 		}
-		applied, err := convertUser(ctx, s.db, q, u, xmin, s.db.now(), email, "")
+		applied, _, err := convertUser(ctx, s.db, q, u, xmin, s.db.now(), email, "", nil)
 		out = u
 		return applied, err
 	})
@@ -195,11 +216,13 @@ FROM `+userFrom+` WHERE u.id = $1`+lock, uid, email), &xmin, &taken)
 // updating u to match: clears the anonymous marker, sets ConvertedAt,
 // increases Epoch and Version, deletes the user's conversion requests and
 // their unsent mail, records user.converted and user.email.verified and
-// counts the conversion, all in one statement guarded by xmin. It reports whether the guard let
+// counts the conversion; with a login session, it also stores that session
+// and records user.login.success, and returns the session as stored. All
+// of it is one statement guarded by xmin. It reports whether the guard let
 // the statement apply. Returns EIdentifierTaken if another account took
 // email meanwhile; the unique index users_email is the last line of
 // defence against a concurrent writer.
-func convertUser(ctx context.Context, db *DB, q querier, u *foyer.User, xmin uint32, now time.Time, email, passwordHash string) (bool, error) {
+func convertUser(ctx context.Context, db *DB, q querier, u *foyer.User, xmin uint32, now time.Time, email, passwordHash string, login *foyer.Session) (bool, *newSession, error) {
 	uid, _ := parseID(u.ID)
 	u.Anonymous = false
 	u.Email = email
@@ -214,9 +237,29 @@ func convertUser(ctx context.Context, db *DB, q querier, u *foyer.User, xmin uin
 	for _, typ := range []string{foyer.EventUserConverted, foyer.EventUserEmailVerified} {
 		ev, err := db.userEvent(now, typ, u, nil)
 		if err != nil {
-			return false, err
+			return false, nil, err
 		}
 		evs = append(evs, ev)
+	}
+	args := []any{uid, xmin, email, nullString(passwordHash), now}
+	var (
+		ns       *newSession
+		sessions string
+	)
+	if login != nil {
+		var err error
+		if ns, err = db.newSession(now, u, login); err != nil {
+			return false, nil, err
+		}
+		evs = append(evs, ns.ev)
+		sessions = `, s AS (
+	INSERT INTO sessions (id, user_id, refresh_hash, created_at, last_used_at, expires_at, user_agent, ip)
+	SELECT $9, u.id, $10, $5, $5, $11, $12, $13 FROM u
+)`
+	}
+	args = append(args, evs.ids(), evs.types(), evs.data())
+	if ns != nil {
+		args = append(args, ns.id, ns.s.RefreshHash, ns.s.ExpiresAt, nullString(ns.s.UserAgent), nullString(ns.s.IP))
 	}
 	tag, err := q.Exec(ctx, `WITH u AS (
 	UPDATE users SET anonymous = false, email = $3, email_verified = true, password_hash = $4,
@@ -227,16 +270,14 @@ func convertUser(ctx context.Context, db *DB, q querier, u *foyer.User, xmin uin
 	DELETE FROM conversions WHERE user_id = ANY (ARRAY(SELECT id FROM u))
 ), dm AS (
 	`+deleteQueuedMail(foyer.MailConversion, foyer.MailConversionExisting)+`
-), `+countOne("rc", "u", foyer.MetricConverted, "$5")+`
+)`+sessions+`, `+countOne("rc", "u", foyer.MetricConverted, "$5")+`
 INSERT INTO events (id, type, user_id, created_at, data)
-SELECT e.id, e.type, u.id, $5, e.data FROM u, unnest($6::uuid[], $7::text[], $8::bytea[]) AS e (id, type, data)`,
-		uid, xmin, email, nullString(passwordHash), now,
-		evs.ids(), evs.types(), evs.data())
+SELECT e.id, e.type, u.id, $5, e.data FROM u, unnest($6::uuid[], $7::text[], $8::bytea[]) AS e (id, type, data)`, args...)
 	if err != nil {
 		if isUnique(err, "users_email") {
-			return false, &foyer.Error{Code: foyer.EIdentifierTaken, Message: "Another account already uses this address.", Err: err}
+			return false, nil, &foyer.Error{Code: foyer.EIdentifierTaken, Message: "Another account already uses this address.", Err: err}
 		}
-		return false, translate("convert user", err)
+		return false, nil, translate("convert user", err)
 	}
-	return tag.RowsAffected() > 0, nil
+	return tag.RowsAffected() > 0, ns, nil
 }

@@ -3,7 +3,9 @@ package postgres
 import (
 	"context"
 	"errors"
+	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/foyerhq/foyer"
@@ -46,7 +48,8 @@ func errSessionInvalid() error {
 }
 
 // CreateSession stores s for a registered user, setting ID, CreatedAt and
-// LastUsedAt, and records user.login.success with the session id. The
+// LastUsedAt, and records user.login.success with the session id. The user
+// agent and address are stored through foyer.CleanText. The
 // statement that writes the session takes the user's row FOR SHARE, guarded
 // by the row version read just before: a concurrent revocation or password
 // reset either sees the new session and deletes it, or changes the row
@@ -58,8 +61,8 @@ func (s *SessionService) CreateSession(ctx context.Context, sess *foyer.Session)
 	if !ok {
 		return nil, foyer.Errorf(foyer.ENotFound, "User not found.")
 	}
-	if len(sess.RefreshHash) == 0 {
-		return nil, foyer.Errorf(foyer.EInvalid, "A session needs a refresh token.")
+	if err := checkSession(sess); err != nil {
+		return nil, err
 	}
 	var out *foyer.User
 	err := s.db.readModifyWrite(ctx, "create session", func(q querier, lock string) (bool, error) {
@@ -71,8 +74,7 @@ func (s *SessionService) CreateSession(ctx context.Context, sess *foyer.Session)
 			return false, foyer.Errorf(foyer.EConflict, "An anonymous user has no sessions.")
 		}
 		now := s.db.now()
-		id := s.db.newID(now)
-		ev, err := s.db.userEvent(now, foyer.EventUserLoginSuccess, u, map[string]any{"session_id": id.String()})
+		ns, err := s.db.newSession(now, u, sess)
 		if err != nil {
 			return false, err
 		}
@@ -83,18 +85,15 @@ func (s *SessionService) CreateSession(ctx context.Context, sess *foyer.Session)
 	SELECT $3, u.id, $4, $5, $5, $6, $7, $8 FROM u
 )
 INSERT INTO events (id, type, user_id, created_at, data) SELECT $9, $10, u.id, $5, $11 FROM u`,
-			uid, xmin, id, sess.RefreshHash, now, msTime(sess.ExpiresAt), nullString(sess.UserAgent), nullString(sess.IP),
-			ev.id, ev.typ, ev.data)
+			uid, xmin, ns.id, ns.s.RefreshHash, now, ns.s.ExpiresAt, nullString(ns.s.UserAgent), nullString(ns.s.IP),
+			ns.ev.id, ns.ev.typ, ns.ev.data)
 		if err != nil {
 			return false, translate("create session", err)
 		}
 		if tag.RowsAffected() == 0 {
 			return false, nil
 		}
-		sess.ID = id.String()
-		sess.UserID = u.ID
-		sess.CreatedAt, sess.LastUsedAt = now, now
-		sess.ExpiresAt = msTime(sess.ExpiresAt)
+		*sess = ns.s
 		out = u
 		return true, nil
 	})
@@ -102,6 +101,40 @@ INSERT INTO events (id, type, user_id, created_at, data) SELECT $9, $10, u.id, $
 		return nil, err
 	}
 	return out, nil
+}
+
+// checkSession refuses a session that cannot be stored.
+func checkSession(sess *foyer.Session) error {
+	if len(sess.RefreshHash) == 0 {
+		return foyer.Errorf(foyer.EInvalid, "A session needs a refresh token.")
+	}
+	return nil
+}
+
+// newSession is a session about to be stored for a registered user, with
+// its user.login.success event.
+type newSession struct {
+	id uuid.UUID
+	// s is the session as it will be stored: its id, user, times and
+	// cleaned user agent and address set.
+	s  foyer.Session
+	ev event
+}
+
+// newSession prepares sess to be stored at now for the registered user
+// u, leaving sess itself alone.
+func (db *DB) newSession(now time.Time, u *foyer.User, sess *foyer.Session) (*newSession, error) {
+	id := db.newID(now)
+	ev, err := db.userEvent(now, foyer.EventUserLoginSuccess, u, map[string]any{"session_id": id.String()})
+	if err != nil {
+		return nil, err
+	}
+	ns := &newSession{id: id, s: *sess, ev: ev}
+	ns.s.ID, ns.s.UserID = id.String(), u.ID
+	ns.s.CreatedAt, ns.s.LastUsedAt = now, now
+	ns.s.ExpiresAt = msTime(sess.ExpiresAt)
+	ns.s.UserAgent, ns.s.IP = foyer.CleanText(sess.UserAgent), foyer.CleanText(sess.IP)
+	return ns, nil
 }
 
 // FindSessionUser returns the user of the live session sessionID, which

@@ -99,15 +99,27 @@ func emailTaken(ctx context.Context, q querier, email string) (bool, error) {
 // is still anonymous; the address must still be free. Then, in the same
 // transaction, the user becomes registered with the verified address and
 // passwordHash, its epoch increases, its requests are deleted and
-// user.converted and user.email.verified are recorded. Returns
-// ETokenInvalid, EIdentifierTaken or EInvalid (no password hash); on error
-// nothing changes.
-func (s *ConversionService) CompleteConversion(ctx context.Context, tokenHash []byte, passwordHash string) (*foyer.User, error) {
+// user.converted and user.email.verified are recorded; and when sess names
+// the converted user, sess is stored as its session and
+// user.login.success is recorded, as CreateSession does. Returns
+// ETokenInvalid, EIdentifierTaken, EInvalid (no password hash, or a
+// session without a refresh hash) or EConflict (the session's refresh hash
+// is in use); on error nothing changes.
+func (s *ConversionService) CompleteConversion(ctx context.Context, tokenHash []byte, passwordHash string, sess *foyer.Session) (*foyer.User, error) {
 	if passwordHash == "" {
 		return nil, foyer.Errorf(foyer.EInvalid, "A password is required.")
 	}
-	var u *foyer.User
+	if sess != nil {
+		if err := checkSession(sess); err != nil {
+			return nil, err
+		}
+	}
+	var (
+		u      *foyer.User
+		stored *foyer.Session
+	)
 	err := s.db.write(ctx, func(tx *Tx) error {
+		stored = nil
 		var (
 			userID  []byte
 			email   string
@@ -134,10 +146,21 @@ func (s *ConversionService) CompleteConversion(ctx context.Context, tokenHash []
 		if !u.Anonymous {
 			return foyer.Errorf(foyer.ETokenInvalid, "The link is not valid.")
 		}
-		return convertUser(ctx, tx, u, email, passwordHash)
+		if err := convertUser(ctx, tx, u, email, passwordHash); err != nil {
+			return err
+		}
+		if sess == nil || sess.UserID != u.ID {
+			return nil
+		}
+		cp := *sess
+		stored = &cp
+		return insertSession(ctx, tx, u, stored)
 	})
 	if err != nil {
 		return nil, err
+	}
+	if stored != nil {
+		*sess = *stored
 	}
 	return u, nil
 }

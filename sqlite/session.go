@@ -4,9 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"time"
-
-	"github.com/google/uuid"
 
 	"github.com/foyerhq/foyer"
 )
@@ -44,7 +41,8 @@ func errSessionInvalid() error {
 }
 
 // CreateSession stores s for a registered user, setting ID, CreatedAt and
-// LastUsedAt, and records user.login.success with the session id. Returns
+// LastUsedAt, and records user.login.success with the session id. The
+// user agent and address are stored through foyer.CleanText. Returns
 // ENotFound, EConflict if the user is anonymous or the refresh hash is in
 // use, or EInvalid without a refresh hash.
 func (s *SessionService) CreateSession(ctx context.Context, sess *foyer.Session) (*foyer.User, error) {
@@ -52,13 +50,12 @@ func (s *SessionService) CreateSession(ctx context.Context, sess *foyer.Session)
 	if !ok {
 		return nil, foyer.Errorf(foyer.ENotFound, "User not found.")
 	}
-	if len(sess.RefreshHash) == 0 {
-		return nil, foyer.Errorf(foyer.EInvalid, "A session needs a refresh token.")
+	if err := checkSession(sess); err != nil {
+		return nil, err
 	}
 	var (
-		u   *foyer.User
-		id  uuid.UUID
-		now time.Time
+		u      *foyer.User
+		stored foyer.Session
 	)
 	err := s.db.write(ctx, func(tx *Tx) error {
 		var err error
@@ -68,22 +65,45 @@ func (s *SessionService) CreateSession(ctx context.Context, sess *foyer.Session)
 		if u.Anonymous {
 			return foyer.Errorf(foyer.EConflict, "An anonymous user has no sessions.")
 		}
-		id, now = s.db.newID(tx.now), tx.now
-		if _, err := tx.exec(ctx, `INSERT INTO sessions (id, user_id, refresh_hash, created_at, last_used_at, expires_at, user_agent, ip)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, id[:], uid[:], sess.RefreshHash, ms(tx.now), ms(tx.now), ms(sess.ExpiresAt),
-			nullString(sess.UserAgent), nullString(sess.IP)); err != nil {
-			return translate("create session", err)
-		}
-		return insertUserEvent(ctx, tx, foyer.EventUserLoginSuccess, u, map[string]any{"session_id": id.String()})
+		stored = *sess
+		return insertSession(ctx, tx, u, &stored)
 	})
 	if err != nil {
 		return nil, err
 	}
-	sess.ID = id.String()
-	sess.UserID = u.ID
-	sess.CreatedAt, sess.LastUsedAt = now, now
-	sess.ExpiresAt = msTime(ms(sess.ExpiresAt))
+	*sess = stored
 	return u, nil
+}
+
+// checkSession refuses a session that cannot be stored.
+func checkSession(sess *foyer.Session) error {
+	if len(sess.RefreshHash) == 0 {
+		return foyer.Errorf(foyer.EInvalid, "A session needs a refresh token.")
+	}
+	return nil
+}
+
+// insertSession stores sess for the registered user u and records
+// user.login.success with the session id. It sets the session's ID,
+// UserID, times and cleaned user agent and address to what it stored.
+// Returns EConflict if the refresh hash is in use.
+func insertSession(ctx context.Context, tx *Tx, u *foyer.User, sess *foyer.Session) error {
+	uid, _ := parseID(u.ID)
+	id := tx.db.newID(tx.now)
+	agent, ip := foyer.CleanText(sess.UserAgent), foyer.CleanText(sess.IP)
+	if _, err := tx.exec(ctx, `INSERT INTO sessions (id, user_id, refresh_hash, created_at, last_used_at, expires_at, user_agent, ip)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, id[:], uid[:], sess.RefreshHash, ms(tx.now), ms(tx.now), ms(sess.ExpiresAt),
+		nullString(agent), nullString(ip)); err != nil {
+		return translate("create session", err)
+	}
+	if err := insertUserEvent(ctx, tx, foyer.EventUserLoginSuccess, u, map[string]any{"session_id": id.String()}); err != nil {
+		return err
+	}
+	sess.ID, sess.UserID = id.String(), u.ID
+	sess.CreatedAt, sess.LastUsedAt = tx.now, tx.now
+	sess.ExpiresAt = msTime(ms(sess.ExpiresAt))
+	sess.UserAgent, sess.IP = agent, ip
+	return nil
 }
 
 // FindSessionUser returns the user of the live session sessionID, which

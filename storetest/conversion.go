@@ -102,9 +102,9 @@ func testRequestConversion(t *testing.T, open Opener) {
 		if m := mailTo(t, s, "first@example.com"); len(m) != 0 {
 			t.Fatalf("the unsent mail of the older request remains: %d", len(m))
 		}
-		_, err := s.Conversions.CompleteConversion(t.Context(), first, "hash")
+		_, err := s.Conversions.CompleteConversion(t.Context(), first, "hash", nil)
 		wantCode(t, err, foyer.ETokenInvalid)
-		got, err := s.Conversions.CompleteConversion(t.Context(), second, "hash")
+		got, err := s.Conversions.CompleteConversion(t.Context(), second, "hash", nil)
 		ok(t, err)
 		if got.Email != "second@example.com" {
 			t.Fatalf("Email = %q", got.Email)
@@ -181,7 +181,7 @@ func testCompleteConversion(t *testing.T, open Opener) {
 		_, hash := requestConversion(t, s, c, u.ID, "new@example.com", time.Hour)
 		c.Advance(59 * time.Minute)
 
-		got, err := s.Conversions.CompleteConversion(t.Context(), hash, "pwhash")
+		got, err := s.Conversions.CompleteConversion(t.Context(), hash, "pwhash", nil)
 		ok(t, err)
 		now := c.Now()
 		want := *u
@@ -214,12 +214,144 @@ func testCompleteConversion(t *testing.T, open Opener) {
 			t.Fatalf("user.converted user = %+v", eu)
 		}
 		// The link is single-use.
-		_, err = s.Conversions.CompleteConversion(t.Context(), hash, "other")
+		_, err = s.Conversions.CompleteConversion(t.Context(), hash, "other", nil)
 		wantCode(t, err, foyer.ETokenInvalid)
 		if diff := userDiff(got, findUser(t, s, u.ID)); diff != "" {
 			t.Fatalf("a used link changed the user (-want +got):\n%s", diff)
 		}
 	})
+
+	t.Run("OK/WithSession", func(t *testing.T) {
+		s, c := setup(t, open)
+		u := createAnonymous(t, s, "")
+		_, hash := requestConversion(t, s, c, u.ID, "new@example.com", time.Hour)
+		c.Advance(time.Minute)
+		_, refresh := newToken(t)
+		sess := &foyer.Session{UserID: u.ID, RefreshHash: refresh, ExpiresAt: c.Now().Add(24 * time.Hour),
+			UserAgent: "agent\x00\xffx", IP: "192.0.2.1"}
+
+		got, err := s.Conversions.CompleteConversion(t.Context(), hash, "pwhash", sess)
+		ok(t, err)
+		if got.Anonymous || got.Email != "new@example.com" {
+			t.Fatalf("user = %+v, want it registered", got)
+		}
+		if diff := userDiff(got, findUser(t, s, u.ID)); diff != "" {
+			t.Fatalf("stored (-returned +stored):\n%s", diff)
+		}
+		want := &foyer.Session{ID: sess.ID, UserID: u.ID, RefreshHash: refresh, CreatedAt: c.Now(), LastUsedAt: c.Now(),
+			ExpiresAt: c.Now().Add(24 * time.Hour), UserAgent: "agent\uFFFDx", IP: "192.0.2.1"}
+		if sess.ID == "" {
+			t.Fatal("no session id was set")
+		}
+		if diff := cmp.Diff(want, sess); diff != "" {
+			t.Fatalf("session (-want +got):\n%s", diff)
+		}
+		list, err := s.Sessions.FindSessions(t.Context(), u.ID)
+		ok(t, err)
+		if diff := cmp.Diff([]*foyer.Session{want}, list); diff != "" {
+			t.Fatalf("stored sessions (-want +got):\n%s", diff)
+		}
+		if _, err := s.Sessions.FindSessionUser(t.Context(), u.ID, sess.ID); err != nil {
+			t.Fatalf("the new session is not live: %v", err)
+		}
+		evs := userEvents(t, s, u.ID)
+		wantTypes := []string{foyer.EventUserAnonymousCreated, foyer.EventUserConversionRequested,
+			foyer.EventUserConverted, foyer.EventUserEmailVerified, foyer.EventUserLoginSuccess}
+		if diff := cmp.Diff(wantTypes, eventTypes(evs)); diff != "" {
+			t.Fatalf("events (-want +got):\n%s", diff)
+		}
+		var d struct {
+			SessionID string `json:"session_id"`
+		}
+		ok(t, json.Unmarshal(evs[4].Data, &d))
+		if d.SessionID != sess.ID {
+			t.Fatalf("user.login.success data = %s, want session_id %s", evs[4].Data, sess.ID)
+		}
+		if eu := eventUser(t, evs[4]); eu.Anonymous || eu.Email != got.Email || eu.ConvertedAt == nil {
+			t.Fatalf("user.login.success user = %+v, want the converted user", eu)
+		}
+	})
+
+	// A session for any other user than the converted one is not created:
+	// only the holder of the anonymous credential gets one (DESIGN §2.3).
+	t.Run("OK/SessionOfAnotherUser", func(t *testing.T) {
+		s, c := setup(t, open)
+		u := createAnonymous(t, s, "")
+		other := createRegistered(t, s, "other@example.com")
+		_, hash := requestConversion(t, s, c, u.ID, "new@example.com", time.Hour)
+		_, refresh := newToken(t)
+		sess := &foyer.Session{UserID: other.ID, RefreshHash: refresh, ExpiresAt: c.Now().Add(time.Hour)}
+		before := *sess
+
+		got, err := s.Conversions.CompleteConversion(t.Context(), hash, "pwhash", sess)
+		ok(t, err)
+		if got.Anonymous {
+			t.Fatal("the user was not converted")
+		}
+		if diff := cmp.Diff(&before, sess); diff != "" {
+			t.Fatalf("the session was changed (-want +got):\n%s", diff)
+		}
+		for _, id := range []string{u.ID, other.ID} {
+			list, err := s.Sessions.FindSessions(t.Context(), id)
+			ok(t, err)
+			if len(list) != 0 {
+				t.Fatalf("user %s has %d sessions, want none", id, len(list))
+			}
+			for _, typ := range eventTypes(userEvents(t, s, id)) {
+				if typ == foyer.EventUserLoginSuccess {
+					t.Fatalf("user %s has a %s event", id, typ)
+				}
+			}
+		}
+	})
+
+	// The session is part of the conversion: when it cannot be stored,
+	// the conversion does not happen either, and the link still works.
+	sessionFailures := []struct {
+		name     string
+		session  func(t *testing.T, s Services, c *clock, u *foyer.User) *foyer.Session
+		wantCode string
+	}{
+		{name: "ErrConflict/RefreshHashInUse", wantCode: foyer.EConflict,
+			session: func(t *testing.T, s Services, c *clock, u *foyer.User) *foyer.Session {
+				taken := createSession(t, s, c, createRegistered(t, s, "other@example.com").ID, time.Hour)
+				return &foyer.Session{UserID: u.ID, RefreshHash: taken.RefreshHash, ExpiresAt: c.Now().Add(time.Hour)}
+			}},
+		{name: "ErrInvalid/NoRefreshHash", wantCode: foyer.EInvalid,
+			session: func(t *testing.T, s Services, c *clock, u *foyer.User) *foyer.Session {
+				return &foyer.Session{UserID: u.ID, ExpiresAt: c.Now().Add(time.Hour)}
+			}},
+	}
+	for _, tt := range sessionFailures {
+		t.Run(tt.name, func(t *testing.T) {
+			s, c := setup(t, open)
+			u := createAnonymous(t, s, `{"cart":[1]}`)
+			_, hash := requestConversion(t, s, c, u.ID, "new@example.com", time.Hour)
+			sess := tt.session(t, s, c, u)
+			before := findUser(t, s, u.ID)
+			beforeEvents := eventTypes(userEvents(t, s, u.ID))
+
+			_, err := s.Conversions.CompleteConversion(t.Context(), hash, "pwhash", sess)
+			wantCode(t, err, tt.wantCode)
+			if sess.ID != "" {
+				t.Fatalf("a failed completion set the session id %q", sess.ID)
+			}
+			if diff := userDiff(before, findUser(t, s, u.ID)); diff != "" {
+				t.Fatalf("a failed completion changed the user (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(beforeEvents, eventTypes(userEvents(t, s, u.ID))); diff != "" {
+				t.Fatalf("a failed completion recorded events (-want +got):\n%s", diff)
+			}
+			_, _, err = s.Credentials.FindCredential(t.Context(), "new@example.com")
+			wantCode(t, err, foyer.ENotFound)
+			// The link still works without the session.
+			got, err := s.Conversions.CompleteConversion(t.Context(), hash, "pwhash", nil)
+			ok(t, err)
+			if got.Anonymous {
+				t.Fatal("the link did not convert the user")
+			}
+		})
+	}
 
 	// Each case leaves a link that must not work and must change nothing.
 	tests := []struct {
@@ -267,17 +399,22 @@ func testCompleteConversion(t *testing.T, open Opener) {
 			before := findUser(t, s, u.ID)
 			beforeEvents := eventTypes(userEvents(t, s, u.ID))
 
-			_, err := s.Conversions.CompleteConversion(t.Context(), hash, "pwhash")
+			_, refresh := newToken(t)
+			sess := &foyer.Session{UserID: u.ID, RefreshHash: refresh, ExpiresAt: c.Now().Add(time.Hour)}
+			_, err := s.Conversions.CompleteConversion(t.Context(), hash, "pwhash", sess)
 			wantCode(t, err, tt.wantCode)
 
 			if diff := userDiff(before, findUser(t, s, u.ID)); diff != "" {
 				t.Fatalf("a failed completion changed the user (-want +got):\n%s", diff)
 			}
+			if list, err := s.Sessions.FindSessions(t.Context(), u.ID); err != nil || len(list) != 0 || sess.ID != "" {
+				t.Fatalf("a failed completion created a session: %d sessions, id %q, %v", len(list), sess.ID, err)
+			}
 			if diff := cmp.Diff(beforeEvents, eventTypes(userEvents(t, s, u.ID))); diff != "" {
 				t.Fatalf("a failed completion recorded events (-want +got):\n%s", diff)
 			}
 			// Nothing was half-written: trying again fails the same way.
-			_, err = s.Conversions.CompleteConversion(t.Context(), hash, "pwhash")
+			_, err = s.Conversions.CompleteConversion(t.Context(), hash, "pwhash", nil)
 			wantCode(t, err, tt.wantCode)
 		})
 	}
@@ -300,7 +437,7 @@ func testConvertUser(t *testing.T, open Opener) {
 		if diff := userDiff(got, findUser(t, s, u.ID)); diff != "" {
 			t.Fatalf("stored (-returned +stored):\n%s", diff)
 		}
-		_, err = s.Conversions.CompleteConversion(t.Context(), hash, "pwhash")
+		_, err = s.Conversions.CompleteConversion(t.Context(), hash, "pwhash", nil)
 		wantCode(t, err, foyer.ETokenInvalid)
 		cu, pw, err := s.Credentials.FindCredential(t.Context(), "vouched@example.com")
 		ok(t, err)

@@ -71,7 +71,7 @@ func testExport(t *testing.T, open Opener) {
 		u := createAnonymous(t, s, `{"favourite":"export-me"}`)
 		convRaw, convHash := requestConversion(t, s, c, u.ID, "ann@example.com", time.Hour)
 		const passwordHash = "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA"
-		_, err := s.Conversions.CompleteConversion(ctx, convHash, passwordHash)
+		_, err := s.Conversions.CompleteConversion(ctx, convHash, passwordHash, nil)
 		ok(t, err)
 		c.Advance(time.Minute)
 		sess := createSession(t, s, c, u.ID, time.Hour)

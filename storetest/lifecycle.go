@@ -27,11 +27,11 @@ func testLifecycle(t *testing.T, open Opener) {
 	_, typo := requestConversion(t, s, c, u.ID, "ann@exmaple.com", time.Hour)
 	c.Advance(time.Minute)
 	_, right := requestConversion(t, s, c, u.ID, "ann@example.com", time.Hour)
-	_, err = s.Conversions.CompleteConversion(ctx, typo, "pw")
+	_, err = s.Conversions.CompleteConversion(ctx, typo, "pw", nil)
 	wantCode(t, err, foyer.ETokenInvalid)
 
 	c.Advance(10 * time.Minute)
-	reg, err := s.Conversions.CompleteConversion(ctx, right, "pw")
+	reg, err := s.Conversions.CompleteConversion(ctx, right, "pw", nil)
 	ok(t, err)
 	if reg.ID != u.ID || reg.Anonymous || reg.Email != "ann@example.com" || reg.Epoch != 1 {
 		t.Fatalf("registered = %+v", reg)

@@ -43,7 +43,7 @@ func testMerges(t *testing.T, open Opener) {
 			}
 			_, err = s.Users.FindUserByID(t.Context(), from.ID)
 			wantCode(t, err, foyer.ENotFound)
-			_, err = s.Conversions.CompleteConversion(t.Context(), hash, "pwhash")
+			_, err = s.Conversions.CompleteConversion(t.Context(), hash, "pwhash", nil)
 			wantCode(t, err, foyer.ETokenInvalid)
 			alias, err := s.Merges.FindAlias(t.Context(), from.ID)
 			ok(t, err)

@@ -122,7 +122,7 @@ func reportFixture(t *testing.T, s Services, c *clock) reportUsers {
 	touch(u.c)
 
 	c.Set(t0.Add(32 * 24 * time.Hour))
-	_, err = s.Conversions.CompleteConversion(ctx, jLink, "hash:j")
+	_, err = s.Conversions.CompleteConversion(ctx, jLink, "hash:j", nil)
 	ok(t, err)
 	return u
 }
@@ -282,7 +282,7 @@ func testReports(t *testing.T, open Opener) {
 		wantCode(t, err, foyer.EIdentifierTaken)
 		_, link := requestConversion(t, s, c, anon.ID, "new@example.com", time.Hour)
 		c.Advance(2 * time.Hour)
-		_, err = s.Conversions.CompleteConversion(ctx, link, "hash")
+		_, err = s.Conversions.CompleteConversion(ctx, link, "hash", nil)
 		wantCode(t, err, foyer.ETokenInvalid)
 		_, err = s.Merges.MergeUsers(ctx, owner.ID, anon.ID, foyer.MergeRegisteredWins)
 		wantCode(t, err, foyer.EConflict)

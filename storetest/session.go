@@ -42,6 +42,25 @@ func testCreateSession(t *testing.T, open Opener) {
 			t.Fatalf("events (-want +got):\n%s", diff)
 		}
 	})
+	// What describes the client is cleaned, not refused: PostgreSQL
+	// cannot store invalid UTF-8 or NUL, and both stores keep the same.
+	t.Run("OK/CleanText", func(t *testing.T) {
+		s, c := setup(t, open)
+		u := createRegistered(t, s, "ann@example.com")
+		_, hash := newToken(t)
+		sess := &foyer.Session{UserID: u.ID, RefreshHash: hash, ExpiresAt: c.Now().Add(time.Hour),
+			UserAgent: "Mozilla/5.0 \xc3(\x00x\xff", IP: "\x00192.0.2.1"}
+		_, err := s.Sessions.CreateSession(t.Context(), sess)
+		ok(t, err)
+		if sess.UserAgent != "Mozilla/5.0 \uFFFD(x\uFFFD" || sess.IP != "192.0.2.1" {
+			t.Fatalf("UserAgent, IP = %q, %q; want them cleaned", sess.UserAgent, sess.IP)
+		}
+		list, err := s.Sessions.FindSessions(t.Context(), u.ID)
+		ok(t, err)
+		if diff := cmp.Diff([]*foyer.Session{sess}, list); diff != "" {
+			t.Fatalf("stored (-want +got):\n%s", diff)
+		}
+	})
 	t.Run("ErrConflict/Anonymous", func(t *testing.T) {
 		s, c := setup(t, open)
 		u := createAnonymous(t, s, "")

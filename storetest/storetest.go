@@ -186,7 +186,7 @@ func requestConversion(t *testing.T, s Services, c *clock, userID, email string,
 func convert(t *testing.T, s Services, c *clock, userID, email string) *foyer.User {
 	t.Helper()
 	_, hash := requestConversion(t, s, c, userID, email, time.Hour)
-	u, err := s.Conversions.CompleteConversion(t.Context(), hash, "hash:"+email)
+	u, err := s.Conversions.CompleteConversion(t.Context(), hash, "hash:"+email, nil)
 	ok(t, err)
 	return u
 }

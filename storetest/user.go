@@ -315,7 +315,7 @@ func testDeleteUser(t *testing.T, open Opener) {
 
 		_, err = s.Users.FindUserByID(t.Context(), u.ID)
 		wantCode(t, err, foyer.ENotFound)
-		_, err = s.Conversions.CompleteConversion(t.Context(), hash, "hash")
+		_, err = s.Conversions.CompleteConversion(t.Context(), hash, "hash", nil)
 		wantCode(t, err, foyer.ETokenInvalid)
 		if m := mailTo(t, s, "pending@example.com"); len(m) != 0 {
 			t.Fatalf("%d messages to the pending address remain", len(m))
