@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/foyerhq/foyer"
+	"github.com/foyerhq/foyer/admin"
 	foyerhttp "github.com/foyerhq/foyer/http"
 )
 
@@ -44,6 +45,13 @@ type Config struct {
 	KeyEncryptionKey string
 	// AdminAPIKey, when set, is stored (hashed) as an API key on start.
 	AdminAPIKey string
+	// AdminSessionTTL is the lifetime of an admin console session.
+	AdminSessionTTL time.Duration
+	// BillingRule decides how anonymous users count in the monthly active
+	// users report (the admin console and /v1/reports): admin.BillingActive,
+	// in every month they were active, or admin.BillingCreatedMonth, once,
+	// in the month they were created.
+	BillingRule string
 
 	AnonymousTTL        time.Duration
 	AnonymousRenewAfter time.Duration
@@ -109,12 +117,17 @@ var smtpTLSModes = []string{"starttls", "tls", "none"}
 // Log levels accepted by --log-level.
 var logLevels = []string{"debug", "info", "warn", "error"}
 
+// Billing rules accepted by --billing-rule.
+var billingRules = []string{admin.BillingActive, admin.BillingCreatedMonth}
+
 // DefaultConfig returns the configuration of `foyer serve` with no flags:
 // SQLite under ./foyer-data, listening on loopback.
 func DefaultConfig() Config {
 	return Config{
 		DataDir:             "./foyer-data",
 		Listen:              "127.0.0.1:9011",
+		AdminSessionTTL:     admin.DefaultSessionTTL,
+		BillingRule:         admin.BillingActive,
 		SigningAlgorithm:    "ES256",
 		AnonymousTTL:        365 * 24 * time.Hour,
 		AnonymousRenewAfter: 24 * time.Hour,
@@ -178,6 +191,7 @@ func (c Config) Validate() error {
 		{"reaper-grace", c.ReaperGrace},
 		{"reaper-interval", c.ReaperInterval},
 		{"event-retention", c.EventRetention},
+		{"admin-session-ttl", c.AdminSessionTTL},
 	} {
 		if d.v <= 0 {
 			return fmt.Errorf("--%s (%s) must be a positive duration, got %s", d.name, envName(d.name), d.v)
@@ -191,6 +205,9 @@ func (c Config) Validate() error {
 	}
 	if minimum := c.AnonymousTTL + activityGranularity; c.ReaperRetention != 0 && c.ReaperRetention < minimum {
 		return fmt.Errorf("--reaper-retention (FOYER_REAPER_RETENTION) %s is shorter than the anonymous token lifetime --anonymous-ttl (FOYER_ANONYMOUS_TTL) %s plus the %s granularity of activity records: the reaper would delete accounts whose tokens are still valid; use at least %s (the default is the lifetime plus --reaper-grace)", c.ReaperRetention, c.AnonymousTTL, activityGranularity, minimum)
+	}
+	if !contains(billingRules, c.BillingRule) {
+		return fmt.Errorf("--billing-rule (FOYER_BILLING_RULE) %q is not one of %s", c.BillingRule, strings.Join(billingRules, ", "))
 	}
 	if c.AnonymousRateLimit < 0 {
 		return fmt.Errorf("--anonymous-rate-limit (FOYER_ANONYMOUS_RATE_LIMIT) must be N/hour or off, got %d", c.AnonymousRateLimit)
@@ -428,6 +445,8 @@ func registerFlags(fs *flag.FlagSet, c *Config, groups int) {
 		fs.DurationVar(&c.ConversionTTL, "conversion-ttl", c.ConversionTTL, "lifetime of a conversion (save your progress) link")
 		fs.DurationVar(&c.ResetTTL, "reset-ttl", c.ResetTTL, "lifetime of a password reset link")
 		fs.Var(policyValue{&c.MergePolicy}, "merge-policy", "which data wins when an anonymous account merges into a registered one: registered_wins, anonymous_wins or keep_registered")
+		fs.DurationVar(&c.AdminSessionTTL, "admin-session-ttl", c.AdminSessionTTL, "lifetime of an admin console session")
+		fs.StringVar(&c.BillingRule, "billing-rule", c.BillingRule, "how anonymous users count in the monthly active users report: active (in every month they were active) or created_month (once, in the month they were created)")
 	}
 	if groups&groupReaper != 0 {
 		fs.DurationVar(&c.ReaperRetention, "reaper-retention", c.ReaperRetention, "delete anonymous users inactive for longer than this; at least --anonymous-ttl (default --anonymous-ttl + --reaper-grace)")

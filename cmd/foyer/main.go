@@ -64,6 +64,9 @@ func (e usageError) Unwrap() error { return e.err }
 // Main runs the foyer command line. Its fields are the process's outside
 // world, so tests can run subcommands in-process.
 type Main struct {
+	// Stdin gives foyer admin create the password when it is not in the
+	// environment; os.Stdin when nil.
+	Stdin io.Reader
 	// Stdout receives the results of commands (URLs, tables, reports).
 	Stdout io.Writer
 	// Stderr receives logs, usage text and the one-time bootstrap API key.
@@ -75,7 +78,7 @@ type Main struct {
 // NewMain returns a Main wired to the process's standard streams and
 // environment.
 func NewMain() *Main {
-	return &Main{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.LookupEnv}
+	return &Main{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.LookupEnv}
 }
 
 // commands lists the subcommands in the order help shows them.
@@ -85,6 +88,8 @@ var commands = []struct{ name, summary string }{
 	{"keys rotate", "create a new token signing key; the previous one keeps verifying"},
 	{"keys list", "list token signing keys"},
 	{"api-keys create", "create a server API key and print it once"},
+	{"admin create", "create an admin console account (password from FOYER_ADMIN_PASSWORD or stdin)"},
+	{"admin list", "list admin console accounts"},
 	{"reap", "delete stale anonymous users now (--dry-run counts them)"},
 	{"bench", "measure requests/s and latency of the main endpoints"},
 	{"version", "print the version"},
@@ -107,6 +112,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.runKeys(ctx, rest)
 	case "api-keys":
 		return m.runAPIKeys(ctx, rest)
+	case "admin":
+		return m.runAdmin(ctx, rest)
 	case "reap":
 		return m.runReap(ctx, rest)
 	case "bench":

@@ -46,6 +46,8 @@ func TestConfigValidate(t *testing.T) {
 		{"OK/MergePolicy", func(c *Config) { c.MergePolicy = foyer.MergeKeepRegistered }, ""},
 		{"OK/WebhookAllowPrivate", func(c *Config) { c.WebhookAllowPrivate = true }, ""},
 		{"OK/EventRetentionShort", func(c *Config) { c.EventRetention = 24 * time.Hour }, ""},
+		{"OK/BillingCreatedMonth", func(c *Config) { c.BillingRule = "created_month" }, ""},
+		{"OK/AdminSessionTTL", func(c *Config) { c.AdminSessionTTL = time.Hour }, ""},
 
 		{"ErrDataDir", func(c *Config) { c.DataDir = "" }, "--data-dir (FOYER_DATA_DIR) must not be empty"},
 		{"ErrDatabaseURL", func(c *Config) { c.DatabaseURL = "mysql://db/foyer" }, "--database-url (FOYER_DATABASE_URL) must be empty (SQLite in the data directory) or a postgres:// or postgresql:// URL"},
@@ -71,6 +73,8 @@ func TestConfigValidate(t *testing.T) {
 		{"ErrReaperGrace", func(c *Config) { c.ReaperGrace = 0 }, "--reaper-grace (FOYER_REAPER_GRACE) must be a positive duration"},
 		{"ErrReaperInterval", func(c *Config) { c.ReaperInterval = 0 }, "--reaper-interval (FOYER_REAPER_INTERVAL) must be a positive duration"},
 		{"ErrEventRetention", func(c *Config) { c.EventRetention = 0 }, "--event-retention (FOYER_EVENT_RETENTION) must be a positive duration, got 0s"},
+		{"ErrAdminSessionTTL", func(c *Config) { c.AdminSessionTTL = 0 }, "--admin-session-ttl (FOYER_ADMIN_SESSION_TTL) must be a positive duration, got 0s"},
+		{"ErrBillingRule", func(c *Config) { c.BillingRule = "monthly" }, `--billing-rule (FOYER_BILLING_RULE) "monthly" is not one of active, created_month`},
 		{"ErrRenewAfterTTL", func(c *Config) { c.AnonymousRenewAfter = c.AnonymousTTL }, "--anonymous-renew-after (FOYER_ANONYMOUS_RENEW_AFTER) 8760h0m0s must be shorter than --anonymous-ttl (FOYER_ANONYMOUS_TTL) 8760h0m0s"},
 		{"ErrReaperRetentionShort", func(c *Config) { c.ReaperRetention = 30 * 24 * time.Hour }, "--reaper-retention (FOYER_REAPER_RETENTION) 720h0m0s is shorter than the anonymous token lifetime --anonymous-ttl (FOYER_ANONYMOUS_TTL) 8760h0m0s plus the 1h0m0s granularity of activity records: the reaper would delete accounts whose tokens are still valid"},
 		{"ErrReaperRetentionEqualTTL", func(c *Config) { c.ReaperRetention = c.AnonymousTTL }, "the reaper would delete accounts whose tokens are still valid"},
@@ -251,6 +255,8 @@ func TestConfigPrecedence(t *testing.T) {
 			"FOYER_ANONYMOUS_RATE_LIMIT": "off",
 			"FOYER_TRUST_FORWARDED_FOR":  "true",
 			"FOYER_MERGE_POLICY":         "anonymous_wins",
+			"FOYER_BILLING_RULE":         "created_month",
+			"FOYER_ADMIN_SESSION_TTL":    "2h",
 			"FOYER_DATA_DIR":             "",
 		})
 		if err != nil {
@@ -263,6 +269,8 @@ func TestConfigPrecedence(t *testing.T) {
 		want.AnonymousRateLimit = 0
 		want.TrustForwardedFor = true
 		want.MergePolicy = foyer.MergeAnonymousWins
+		want.BillingRule = "created_month"
+		want.AdminSessionTTL = 2 * time.Hour
 		if diff := cmp.Diff(want, c); diff != "" {
 			t.Fatalf("config (-want +got):\n%s", diff)
 		}
@@ -324,7 +332,7 @@ func TestHelp(t *testing.T) {
 		"session-ttl", "conversion-ttl", "reset-ttl", "merge-policy", "reaper-retention",
 		"reaper-grace", "reaper-interval", "event-retention", "webhook-allow-private", "dev",
 		"smtp-host", "smtp-port", "smtp-username", "smtp-password", "smtp-tls", "mail-from",
-		"mail-template-dir", "log-level",
+		"mail-template-dir", "log-level", "admin-session-ttl", "billing-rule",
 	}
 	tests := []struct {
 		name  string
@@ -339,6 +347,8 @@ func TestHelp(t *testing.T) {
 		{"api-keys create", []string{"api-keys", "create", "--help"}, []string{"name", "data-dir", "database-url"}, map[string]string{"name": "FOYER_API_KEY_NAME"}},
 		{"bench", []string{"bench", "--help"}, []string{"url", "api-key", "scenarios", "concurrency", "duration", "warmup", "runs", "users", "database-url"},
 			map[string]string{"url": "FOYER_BENCH_URL", "api-key": "FOYER_BENCH_API_KEY", "scenarios": "FOYER_BENCH_SCENARIOS", "concurrency": "FOYER_BENCH_CONCURRENCY", "duration": "FOYER_BENCH_DURATION", "warmup": "FOYER_BENCH_WARMUP", "runs": "FOYER_BENCH_RUNS", "users": "FOYER_BENCH_USERS"}},
+		{"admin create", []string{"admin", "create", "--help"}, []string{"email", "data-dir", "database-url"}, map[string]string{"email": "FOYER_ADMIN_EMAIL"}},
+		{"admin list", []string{"admin", "list", "--help"}, []string{"data-dir", "database-url"}, nil},
 		{"reap", []string{"reap", "--help"}, []string{"dry-run", "data-dir", "database-url", "anonymous-ttl", "reaper-retention", "reaper-grace"}, map[string]string{"dry-run": "FOYER_REAP_DRY_RUN"}},
 		{"help serve", []string{"help", "serve"}, serveFlags, nil},
 	}

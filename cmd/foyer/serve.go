@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,6 +17,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/foyerhq/foyer"
+	"github.com/foyerhq/foyer/admin"
+	"github.com/foyerhq/foyer/argon2"
 	foyerhttp "github.com/foyerhq/foyer/http"
 	"github.com/foyerhq/foyer/mail"
 	"github.com/foyerhq/foyer/reaper"
@@ -196,9 +199,21 @@ func (m *Main) openApp(ctx context.Context, c Config, logger *slog.Logger) (*app
 		Audit:            s.Audit,
 		Exports:          s.Exports,
 		Reap:             a.reapNow,
+		Reports:          admin.ReportsAPIHandler(admin.NewReports(s.Reports, c.BillingRule, nil)),
 	}, logger, reg)
+	console := admin.NewHandler(admin.Config{
+		PublicURL:         pub,
+		TrustForwardedFor: c.TrustForwardedFor,
+		BillingRule:       c.BillingRule,
+		SessionTTL:        c.AdminSessionTTL,
+		DevMode:           c.Dev,
+	}, a.adminDeps(worker), logger)
+	// The console serves everything under /admin/, the API the rest.
+	mux := http.NewServeMux()
+	mux.Handle("/admin/", console)
+	mux.Handle("/", hs.Handler())
 	a.srv = &http.Server{
-		Handler:           longReaperRuns(hs.Handler()),
+		Handler:           longReaperRuns(mux),
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,
@@ -208,6 +223,73 @@ func (m *Main) openApp(ctx context.Context, c Config, logger *slog.Logger) (*app
 	}
 	a.bg, a.stop = context.WithCancel(context.WithoutCancel(ctx))
 	return a, nil
+}
+
+// adminDeps are what the admin console calls: the store's services, and
+// the keyring, mail templates, reaper and webhook dispatcher of the app.
+func (a *app) adminDeps(worker *mail.Worker) admin.Deps {
+	s := a.store
+	return admin.Deps{
+		Admins:            s.Admins,
+		Audit:             s.Audit,
+		Users:             s.Users,
+		Events:            s.Events,
+		Sessions:          s.Sessions,
+		Conversions:       s.Conversions,
+		Exports:           s.Exports,
+		Reports:           s.Reports,
+		Webhooks:          s.Webhooks,
+		Deliveries:        s.Deliveries,
+		APIKeys:           s.APIKeys,
+		Mail:              s.Mail,
+		HashPassword:      argon2.Hash,
+		VerifyPassword:    argon2.Verify,
+		CheckBootstrapKey: a.checkBootstrapKey,
+		NewAPIKey:         foyerhttp.NewAPIKey,
+		ListKeys: func() []admin.KeyInfo {
+			keys := a.keyring.Keys()
+			out := make([]admin.KeyInfo, len(keys))
+			for i, k := range keys {
+				out[i] = admin.KeyInfo{ID: k.ID, Algorithm: k.Algorithm, CreatedAt: k.CreatedAt, RetiredAt: k.RetiredAt}
+			}
+			return out
+		},
+		RotateKeys: func(ctx context.Context) error {
+			_, err := a.keyring.Rotate(ctx)
+			return err
+		},
+		RenderMail:    worker.Render,
+		Reap:          a.reapNow,
+		UserCounts:    s.db.UserCounts,
+		WebhookNotify: a.webhooks.Notify,
+	}
+}
+
+// bootstrapKeyLookup bounds the store lookup of checkBootstrapKey.
+const bootstrapKeyLookup = 10 * time.Second
+
+// checkBootstrapKey reports whether key is the bootstrap API key that the
+// console's first-run setup asks for: the key foyer serve created and
+// printed on first start, or the configured --admin-api-key. It compares
+// the SHA-256 of key with the stored hash of each in constant time, so
+// that timing tells nothing about how close a guess was; a revoked key no
+// longer opens the setup.
+func (a *app) checkBootstrapKey(key string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), bootstrapKeyLookup)
+	defer cancel()
+	keys, err := a.store.APIKeys.FindAPIKeys(ctx)
+	if err != nil {
+		a.logger.ErrorContext(ctx, "check bootstrap API key", slog.Any("err", err))
+		return false
+	}
+	sum := sha256.Sum256([]byte(key))
+	match := 0
+	for _, k := range keys {
+		if k.Name == bootstrapKeyName || k.Name == adminKeyName {
+			match |= subtle.ConstantTimeCompare(sum[:], k.Hash)
+		}
+	}
+	return match == 1
 }
 
 // httpConfig copies the settings the HTTP server needs.
@@ -448,13 +530,21 @@ func (a *app) abort() {
 	a.store.Close()
 }
 
+// Names of the API keys that foyer serve stores itself: the configured
+// --admin-api-key, and the key it creates and prints on first start when
+// none is configured. Either opens the admin console's first-run setup.
+const (
+	adminKeyName     = "admin"
+	bootstrapKeyName = "bootstrap"
+)
+
 // bootstrapAPIKey makes sure the server API can be used: it stores the
 // configured admin API key if it is not stored yet, or, when none is
 // configured and no key exists, creates one and shows it once on Stderr.
 func (m *Main) bootstrapAPIKey(ctx context.Context, a *app) error {
 	keys := a.store.APIKeys
 	if a.cfg.AdminAPIKey != "" {
-		k := configuredAPIKey("admin", a.cfg.AdminAPIKey)
+		k := configuredAPIKey(adminKeyName, a.cfg.AdminAPIKey)
 		if _, err := keys.FindAPIKeyByHash(ctx, k.Hash); err == nil {
 			return nil
 		} else if foyer.ErrorCode(err) != foyer.ENotFound {
@@ -474,7 +564,7 @@ func (m *Main) bootstrapAPIKey(ctx context.Context, a *app) error {
 		return nil
 	}
 	secret, k := foyerhttp.NewAPIKey()
-	k.Name = "bootstrap"
+	k.Name = bootstrapKeyName
 	if err := keys.CreateAPIKey(ctx, k); err != nil {
 		return fmt.Errorf("store bootstrap API key: %w", err)
 	}

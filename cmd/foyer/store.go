@@ -48,6 +48,8 @@ type store struct {
 	Audit       foyer.AuditService
 	Exports     foyer.ExportService
 	Retention   foyer.EventRetentionService
+	Admins      foyer.AdminService
+	Reports     foyer.ReportService
 }
 
 // openStore opens the database c selects, creating the data directory for
@@ -73,6 +75,7 @@ func openStore(ctx context.Context, c Config) (*store, error) {
 		s.Events, s.APIKeys, s.SigningKeys = sqlite.NewEventService(db), sqlite.NewAPIKeyService(db), sqlite.NewSigningKeyService(db)
 		s.Reaps, s.Webhooks, s.Deliveries = sqlite.NewReapService(db), sqlite.NewWebhookService(db), sqlite.NewDeliveryService(db)
 		s.Audit, s.Exports, s.Retention = sqlite.NewAuditService(db), sqlite.NewExportService(db), sqlite.NewEventRetentionService(db)
+		s.Admins, s.Reports = sqlite.NewAdminService(db), sqlite.NewReportService(db)
 	case "postgres":
 		db := postgres.NewDB(c.DatabaseURL)
 		s.location = redactURL(c.DatabaseURL)
@@ -85,6 +88,7 @@ func openStore(ctx context.Context, c Config) (*store, error) {
 		s.Events, s.APIKeys, s.SigningKeys = postgres.NewEventService(db), postgres.NewAPIKeyService(db), postgres.NewSigningKeyService(db)
 		s.Reaps, s.Webhooks, s.Deliveries = postgres.NewReapService(db), postgres.NewWebhookService(db), postgres.NewDeliveryService(db)
 		s.Audit, s.Exports, s.Retention = postgres.NewAuditService(db), postgres.NewExportService(db), postgres.NewEventRetentionService(db)
+		s.Admins, s.Reports = postgres.NewAdminService(db), postgres.NewReportService(db)
 	}
 	return s, nil
 }
