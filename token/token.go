@@ -36,6 +36,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -105,9 +106,11 @@ type Claims struct {
 	Extra map[string]any
 }
 
-// wireClaims is the JSON form of the registered claims. Decoding never goes
-// through it directly: encoding/json matches struct fields case
-// insensitively, and a custom claim "Typ" must never be read as "typ".
+// wireClaims is the JSON form of the registered claims. Sign writes it
+// with appendClaims, which FuzzAppendClaims holds to what json.Marshal
+// writes for it. Decoding never goes through it directly: encoding/json
+// matches struct fields case insensitively, and a custom claim "Typ" must
+// never be read as "typ".
 type wireClaims struct {
 	Issuer    string           `json:"iss"`
 	Subject   string           `json:"sub,omitempty"`
@@ -168,21 +171,7 @@ func (k *Keyring) Sign(c *Claims) (string, error) {
 		f.ID = randomID()
 	}
 
-	payload, err := json.Marshal(wireClaims{
-		Issuer:    f.Issuer,
-		Subject:   f.Subject,
-		Audience:  f.Audience,
-		IssuedAt:  (*jwt.NumericDate)(&iat),
-		Expiry:    (*jwt.NumericDate)(&exp),
-		ID:        f.ID,
-		Type:      f.Type,
-		Anonymous: f.Anonymous,
-		Epoch:     f.Epoch,
-		SessionID: f.SessionID,
-	})
-	if err != nil {
-		return "", fmt.Errorf("token: encode claims: %w", err)
-	}
+	payload := appendClaims(make([]byte, 0, 256), &f, iat, exp)
 	if len(f.Extra) > 0 {
 		extra, err := json.Marshal(f.Extra)
 		if err != nil {
@@ -209,6 +198,66 @@ func (k *Keyring) Sign(c *Claims) (string, error) {
 // IsReservedClaim reports whether name is a reserved claim in any letter
 // case.
 func IsReservedClaim(name string) bool { return reserved(name) }
+
+// appendClaims appends the registered claims of c, with iat and exp, as
+// json.Marshal writes the wireClaims that hold them, without reflection:
+// every sign-up signs a token. Strings that are not plain printable ASCII
+// are left to encoding/json.
+func appendClaims(b []byte, c *Claims, iat, exp int64) []byte {
+	b = append(b, `{"iss":`...)
+	b = appendJSONString(b, c.Issuer)
+	if c.Subject != "" {
+		b = append(b, `,"sub":`...)
+		b = appendJSONString(b, c.Subject)
+	}
+	b = append(b, `,"aud":`...)
+	switch len(c.Audience) {
+	case 0:
+		b = append(b, "null"...)
+	case 1: // jwt.Audience writes a single audience as a string
+		b = appendJSONString(b, c.Audience[0])
+	default:
+		for i, a := range c.Audience {
+			if i == 0 {
+				b = append(b, '[')
+			} else {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, a)
+		}
+		b = append(b, ']')
+	}
+	b = append(b, `,"iat":`...)
+	b = strconv.AppendInt(b, iat, 10)
+	b = append(b, `,"exp":`...)
+	b = strconv.AppendInt(b, exp, 10)
+	b = append(b, `,"jti":`...)
+	b = appendJSONString(b, c.ID)
+	b = append(b, `,"typ":`...)
+	b = appendJSONString(b, c.Type)
+	b = append(b, `,"is_anonymous":`...)
+	b = strconv.AppendBool(b, c.Anonymous)
+	b = append(b, `,"ep":`...)
+	b = strconv.AppendInt(b, c.Epoch, 10)
+	if c.SessionID != "" {
+		b = append(b, `,"sid":`...)
+		b = appendJSONString(b, c.SessionID)
+	}
+	return append(b, '}')
+}
+
+// appendJSONString appends s as a JSON string as json.Marshal writes it.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s) // a string always encodes
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
 
 // reserved reports whether name is a reserved claim in any letter case.
 func reserved(name string) bool {
