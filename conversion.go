@@ -55,13 +55,16 @@ type ConversionService interface {
 	// on error nothing changes.
 	CompleteConversion(ctx context.Context, tokenHash []byte, passwordHash string, s *Session) (*User, error)
 
-	// ConvertUser is the audited admin conversion: the calling server
-	// vouches for email. It makes the user registered with a verified email
-	// and no password (the person sets one by password reset), increases
-	// the epoch, cancels pending requests and records user.converted and
-	// user.email.verified. Returns ENotFound, EConflict if not anonymous,
-	// EIdentifierTaken if the email has an account.
-	ConvertUser(ctx context.Context, id, email string) (*User, error)
+	// ConvertUser is the audited admin conversion (DESIGN §2.2): the
+	// caller vouches for email. It makes the user registered with a
+	// verified email and no password (the person sets one by password
+	// reset), increases the epoch, cancels pending requests and records
+	// user.converted, whose data names actor ("api_key:<id>",
+	// "admin:<id>") beside the user, and user.email.verified, in one
+	// transaction, so the conversion is never without its audit record.
+	// Returns ENotFound, EConflict if not anonymous, EIdentifierTaken if
+	// the email has an account, EInvalid without an actor.
+	ConvertUser(ctx context.Context, id, email, actor string) (*User, error)
 }
 
 // PasswordResetRequest asks for a password reset link.

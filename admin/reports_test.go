@@ -40,7 +40,7 @@ func reportFixture(t *testing.T, c *console) {
 	}
 	convert := func(u *foyer.User, email string) {
 		t.Helper()
-		if _, err := c.conversions.ConvertUser(ctx, u.ID, email); err != nil {
+		if _, err := c.conversions.ConvertUser(ctx, u.ID, email, "admin:fixture"); err != nil {
 			t.Fatal(err)
 		}
 	}

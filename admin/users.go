@@ -562,7 +562,13 @@ func (h *Handler) convertUser(w http.ResponseWriter, r *http.Request) error {
 	raw := strings.TrimSpace(r.PostFormValue("email"))
 	email, err := foyer.NormalizeEmail(raw)
 	if err == nil {
-		_, err = h.deps.Conversions.ConvertUser(r.Context(), id, email)
+		// user.converted names the admin, in the conversion's own
+		// transaction; the audit entry below may fail on its own.
+		var actor string
+		if s := sessionFromContext(r.Context()); s != nil {
+			actor = "admin:" + s.Admin.ID
+		}
+		_, err = h.deps.Conversions.ConvertUser(r.Context(), id, email, actor)
 	}
 	status := statusOf(err, http.StatusSeeOther)
 	h.audit(r, "user.convert", id, status, map[string]string{"email": email})

@@ -40,8 +40,8 @@ func (s *Server) convertMe(w http.ResponseWriter, r *http.Request) error {
 // calls come from its servers). With {"email","verified":true} the
 // calling server vouches for the address: the user becomes registered at
 // once, without a password (the person sets one by password reset). That
-// is the audited admin door of DESIGN §2.2: it records user.converted and
-// user.email.verified, and is logged with the API key that used it.
+// is the audited admin door of DESIGN §2.2: it records user.converted,
+// naming the API key that used it, and user.email.verified.
 func (s *Server) convertUser(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
 		Email    string `json:"email"`
@@ -59,17 +59,19 @@ func (s *Server) convertUser(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx := r.Context()
-	u, err := s.deps.Conversions.ConvertUser(ctx, id, email)
+	// The store records the key in user.converted, in the conversion's
+	// own transaction, so the audit trail cannot miss it.
+	k := APIKeyFromContext(ctx)
+	if k == nil {
+		return foyer.Errorf(foyer.EUnauthorized, "An API key is required.")
+	}
+	u, err := s.deps.Conversions.ConvertUser(ctx, id, email, "api_key:"+k.ID)
 	if err != nil {
 		return err
 	}
-	var keyID string
-	if k := APIKeyFromContext(ctx); k != nil {
-		keyID = k.ID
-	}
 	s.logger.InfoContext(ctx, "user converted by the server API",
 		slog.String("request_id", w.Header().Get("X-Request-Id")),
-		slog.String("api_key", keyID),
+		slog.String("api_key", k.ID),
 		slog.String("user_id", u.ID))
 	return s.writeUser(w, r, http.StatusOK, u)
 }

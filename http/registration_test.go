@@ -414,7 +414,7 @@ func TestConvertUser(t *testing.T) {
 		// Without a password nobody can sign in; a reset sets one.
 		check(t, ts.do("POST", "/v1/login", `{"email":"ann@example.org","password":"`+password+`"}`, jsonType...), 401, "invalid_credentials")
 		w = ts.do("GET", "/v1/events?type=user.converted&user_id="+s.User.ID, "", ts.api()...)
-		check(t, w, 200, "", `"type":"user.converted"`)
+		check(t, w, 200, "", `"type":"user.converted"`, `"actor":"api_key:`)
 	})
 
 	ts := setup(t)

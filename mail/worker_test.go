@@ -89,7 +89,7 @@ func (b *bundle) anonymous(t *testing.T) *foyer.User {
 // registered returns a registered user with the verified address email.
 func (b *bundle) registered(t *testing.T, email string) *foyer.User {
 	t.Helper()
-	u, err := b.conversions.ConvertUser(t.Context(), b.anonymous(t).ID, email)
+	u, err := b.conversions.ConvertUser(t.Context(), b.anonymous(t).ID, email, "api_key:test")
 	if err != nil {
 		t.Fatalf("ConvertUser: %v", err)
 	}

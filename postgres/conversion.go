@@ -153,7 +153,7 @@ FROM conversions c JOIN users u ON u.id = c.user_id WHERE c.token_hash = $1`+loc
 		if sess != nil && sess.UserID == u.ID {
 			login = sess
 		}
-		applied, ns, err := convertUser(ctx, s.db, q, u, xmin, now, u.PendingEmail, passwordHash, login)
+		applied, ns, err := convertUser(ctx, s.db, q, u, xmin, now, u.PendingEmail, passwordHash, "", login)
 		out, stored = u, nil
 		if ns != nil {
 			stored = &ns.s
@@ -170,15 +170,19 @@ FROM conversions c JOIN users u ON u.id = c.user_id WHERE c.token_hash = $1`+loc
 }
 
 // ConvertUser makes the anonymous user registered with email, verified,
-// and no password, on the calling server's word. Returns ENotFound,
-// EConflict if the user is not anonymous, EIdentifierTaken if the address
-// has an account, or EInvalid if it is not normalised.
-func (s *ConversionService) ConvertUser(ctx context.Context, id, email string) (*foyer.User, error) {
+// and no password, on the word of actor, whom user.converted names.
+// Returns ENotFound, EConflict if the user is not anonymous,
+// EIdentifierTaken if the address has an account, or EInvalid if it is not
+// normalised or there is no actor.
+func (s *ConversionService) ConvertUser(ctx context.Context, id, email, actor string) (*foyer.User, error) {
 	uid, ok := parseID(id)
 	if !ok {
 		return nil, foyer.Errorf(foyer.ENotFound, "User not found.")
 	}
 	if err := checkEmail(email); err != nil {
+		return nil, err
+	}
+	if err := checkActor(actor); err != nil {
 		return nil, err
 	}
 	var out *foyer.User
@@ -201,7 +205,7 @@ FROM `+userFrom+` WHERE u.id = $1`+lock, uid, email), &xmin, &taken)
 		if taken {
 			return false, foyer.Errorf(foyer.EIdentifierTaken, "Another account already uses this address.")
 		}
-		applied, _, err := convertUser(ctx, s.db, q, u, xmin, s.db.now(), email, "", nil)
+		applied, _, err := convertUser(ctx, s.db, q, u, xmin, s.db.now(), email, "", actor, nil)
 		out = u
 		return applied, err
 	})
@@ -211,18 +215,28 @@ FROM `+userFrom+` WHERE u.id = $1`+lock, uid, email), &xmin, &taken)
 	return out, nil
 }
 
+// checkActor refuses an admin conversion that does not name who made it.
+func checkActor(actor string) error {
+	if actor == "" {
+		return foyer.Errorf(foyer.EInvalid, "An admin conversion needs an actor.")
+	}
+	return nil
+}
+
 // convertUser turns the anonymous user u, read at row version xmin, into a
 // registered one with the verified email and passwordHash ("" for none),
-// updating u to match: clears the anonymous marker, sets ConvertedAt,
-// increases Epoch and Version, deletes the user's conversion requests and
-// their unsent mail, records user.converted and user.email.verified and
-// counts the conversion; with a login session, it also stores that session
-// and records user.login.success, and returns the session as stored. All
-// of it is one statement guarded by xmin. It reports whether the guard let
-// the statement apply. Returns EIdentifierTaken if another account took
-// email meanwhile; the unique index users_email is the last line of
-// defence against a concurrent writer.
-func convertUser(ctx context.Context, db *DB, q querier, u *foyer.User, xmin uint32, now time.Time, email, passwordHash string, login *foyer.Session) (bool, *newSession, error) {
+// on the word of actor ("" for the person's own link), updating u to
+// match: clears the anonymous marker, sets ConvertedAt, increases Epoch
+// and Version, deletes the user's conversion requests and their unsent
+// mail, records user.converted (naming actor, if any) and
+// user.email.verified and counts the conversion; with a login session, it
+// also stores that session and records user.login.success, and returns the
+// session as stored. All of it is one statement guarded by xmin. It
+// reports whether the guard let the statement apply. Returns
+// EIdentifierTaken if another account took email meanwhile; the unique
+// index users_email is the last line of defence against a concurrent
+// writer.
+func convertUser(ctx context.Context, db *DB, q querier, u *foyer.User, xmin uint32, now time.Time, email, passwordHash, actor string, login *foyer.Session) (bool, *newSession, error) {
 	uid, _ := parseID(u.ID)
 	u.Anonymous = false
 	u.Email = email
@@ -233,9 +247,16 @@ func convertUser(ctx context.Context, db *DB, q querier, u *foyer.User, xmin uin
 	u.Epoch++
 	u.Version++
 	u.UpdatedAt = now
+	var converted map[string]any
+	if actor != "" {
+		converted = map[string]any{"actor": actor}
+	}
 	var evs events
-	for _, typ := range []string{foyer.EventUserConverted, foyer.EventUserEmailVerified} {
-		ev, err := db.userEvent(now, typ, u, nil)
+	for _, e := range []struct {
+		typ   string
+		extra map[string]any
+	}{{foyer.EventUserConverted, converted}, {foyer.EventUserEmailVerified, nil}} {
+		ev, err := db.userEvent(now, e.typ, u, e.extra)
 		if err != nil {
 			return false, nil, err
 		}

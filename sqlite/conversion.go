@@ -146,7 +146,7 @@ func (s *ConversionService) CompleteConversion(ctx context.Context, tokenHash []
 		if !u.Anonymous {
 			return foyer.Errorf(foyer.ETokenInvalid, "The link is not valid.")
 		}
-		if err := convertUser(ctx, tx, u, email, passwordHash); err != nil {
+		if err := convertUser(ctx, tx, u, email, passwordHash, ""); err != nil {
 			return err
 		}
 		if sess == nil || sess.UserID != u.ID {
@@ -166,15 +166,19 @@ func (s *ConversionService) CompleteConversion(ctx context.Context, tokenHash []
 }
 
 // ConvertUser makes the anonymous user registered with email, verified,
-// and no password, on the calling server's word. Returns ENotFound,
-// EConflict if the user is not anonymous, EIdentifierTaken if the address
-// has an account, or EInvalid if it is not normalised.
-func (s *ConversionService) ConvertUser(ctx context.Context, id, email string) (*foyer.User, error) {
+// and no password, on the word of actor, whom user.converted names.
+// Returns ENotFound, EConflict if the user is not anonymous,
+// EIdentifierTaken if the address has an account, or EInvalid if it is not
+// normalised or there is no actor.
+func (s *ConversionService) ConvertUser(ctx context.Context, id, email, actor string) (*foyer.User, error) {
 	uid, ok := parseID(id)
 	if !ok {
 		return nil, foyer.Errorf(foyer.ENotFound, "User not found.")
 	}
 	if err := checkEmail(email); err != nil {
+		return nil, err
+	}
+	if err := checkActor(actor); err != nil {
 		return nil, err
 	}
 	var u *foyer.User
@@ -187,7 +191,7 @@ func (s *ConversionService) ConvertUser(ctx context.Context, id, email string) (
 		if !u.Anonymous {
 			return foyer.Errorf(foyer.EConflict, "The user is already registered.")
 		}
-		return convertUser(ctx, tx, u, email, "")
+		return convertUser(ctx, tx, u, email, "", actor)
 	})
 	if err != nil {
 		return nil, err
@@ -195,15 +199,24 @@ func (s *ConversionService) ConvertUser(ctx context.Context, id, email string) (
 	return u, nil
 }
 
+// checkActor refuses an admin conversion that does not name who made it.
+func checkActor(actor string) error {
+	if actor == "" {
+		return foyer.Errorf(foyer.EInvalid, "An admin conversion needs an actor.")
+	}
+	return nil
+}
+
 // convertUser turns the anonymous user u into a registered one with the
-// verified email and passwordHash ("" for none), updating u to match:
+// verified email and passwordHash ("" for none), on the word of actor
+// ("" for the person's own link), updating u to match:
 // clears the anonymous marker, sets ConvertedAt, increases Epoch and
 // Version, deletes the user's conversion requests and their unsent mail,
-// records user.converted and user.email.verified and counts the
-// conversion. Returns
+// records user.converted (naming actor, if any) and user.email.verified
+// and counts the conversion. Returns
 // EIdentifierTaken if another account has email; the unique index on
 // users.email is the last line of defence against a concurrent writer.
-func convertUser(ctx context.Context, tx *Tx, u *foyer.User, email, passwordHash string) error {
+func convertUser(ctx context.Context, tx *Tx, u *foyer.User, email, passwordHash, actor string) error {
 	uid, _ := parseID(u.ID)
 	taken, err := emailTaken(ctx, tx, email)
 	if err != nil {
@@ -239,7 +252,11 @@ WHERE id = ? AND anonymous = 1`, email, nullString(passwordHash), ms(tx.now), ms
 	if err := addCounts(ctx, tx, 1, counter{utcDay(now), foyer.MetricConverted}); err != nil {
 		return err
 	}
-	if err := insertUserEvent(ctx, tx, foyer.EventUserConverted, u, nil); err != nil {
+	var extra map[string]any
+	if actor != "" {
+		extra = map[string]any{"actor": actor}
+	}
+	if err := insertUserEvent(ctx, tx, foyer.EventUserConverted, u, extra); err != nil {
 		return err
 	}
 	return insertUserEvent(ctx, tx, foyer.EventUserEmailVerified, u, nil)

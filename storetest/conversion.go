@@ -427,7 +427,7 @@ func testConvertUser(t *testing.T, open Opener) {
 		_, hash := requestConversion(t, s, c, u.ID, "pending@example.com", time.Hour)
 		c.Advance(time.Second)
 
-		got, err := s.Conversions.ConvertUser(t.Context(), u.ID, "vouched@example.com")
+		got, err := s.Conversions.ConvertUser(t.Context(), u.ID, "vouched@example.com", "api_key:0190a5d0-0000-7000-8000-0000000000a1")
 		ok(t, err)
 		if got.Anonymous || got.Email != "vouched@example.com" || !got.EmailVerified || got.HasPassword ||
 			got.PendingEmail != "" || got.ConvertedAt == nil || !got.ConvertedAt.Equal(c.Now()) || got.Epoch != u.Epoch+1 {
@@ -444,15 +444,42 @@ func testConvertUser(t *testing.T, open Opener) {
 		if cu.ID != u.ID || pw != "" {
 			t.Fatalf("FindCredential = %s %q, want %s and no password", cu.ID, pw, u.ID)
 		}
-		types := eventTypes(userEvents(t, s, u.ID))
+		evs := userEvents(t, s, u.ID)
+		types := eventTypes(evs)
 		if diff := cmp.Diff([]string{foyer.EventUserConverted, foyer.EventUserEmailVerified}, types[len(types)-2:]); diff != "" {
 			t.Fatalf("events (-want +got):\n%s", diff)
+		}
+		// The audit record of the conversion is its event, written with it.
+		converted := evs[len(evs)-2]
+		var d struct {
+			Actor string `json:"actor"`
+		}
+		ok(t, json.Unmarshal(converted.Data, &d))
+		if d.Actor != "api_key:0190a5d0-0000-7000-8000-0000000000a1" {
+			t.Fatalf("user.converted data = %s, want the actor", converted.Data)
+		}
+		if eu := eventUser(t, converted); eu.ID != u.ID || eu.Anonymous {
+			t.Fatalf("user.converted user = %+v", eu)
+		}
+	})
+
+	// A conversion by its own link has no actor beside the person.
+	t.Run("OK/NoActorOnLink", func(t *testing.T) {
+		s, c := setup(t, open)
+		u := convert(t, s, c, createAnonymous(t, s, "").ID, "new@example.com")
+		for _, e := range userEvents(t, s, u.ID) {
+			var d map[string]json.RawMessage
+			ok(t, json.Unmarshal(e.Data, &d))
+			if _, has := d["actor"]; has {
+				t.Fatalf("%s names an actor: %s", e.Type, e.Data)
+			}
 		}
 	})
 
 	tests := []struct {
 		name     string
 		email    string
+		actor    *string // nil for "admin:a1"
 		prepare  func(t *testing.T, s Services) string
 		wantCode string
 	}{
@@ -465,11 +492,14 @@ func testConvertUser(t *testing.T, open Opener) {
 			}},
 		{name: "ErrInvalid", email: "not an address", wantCode: foyer.EInvalid,
 			prepare: func(t *testing.T, s Services) string { return createAnonymous(t, s, "").ID }},
+		{name: "ErrInvalid/NoActor", email: "new@example.com", actor: ptr(""), wantCode: foyer.EInvalid,
+			prepare: func(t *testing.T, s Services) string { return createAnonymous(t, s, "").ID }},
 	}
 	for _, nf := range notFoundIDs() {
 		tests = append(tests, struct {
 			name     string
 			email    string
+			actor    *string
 			prepare  func(t *testing.T, s Services) string
 			wantCode string
 		}{name: nf.name, email: "new@example.com", wantCode: foyer.ENotFound,
@@ -480,11 +510,20 @@ func testConvertUser(t *testing.T, open Opener) {
 			s, _ := setup(t, open)
 			id := tt.prepare(t, s)
 			before, _ := s.Users.FindUserByID(t.Context(), id)
-			_, err := s.Conversions.ConvertUser(t.Context(), id, tt.email)
+			actor := "admin:a1"
+			if tt.actor != nil {
+				actor = *tt.actor
+			}
+			_, err := s.Conversions.ConvertUser(t.Context(), id, tt.email, actor)
 			wantCode(t, err, tt.wantCode)
 			if before != nil {
 				if diff := userDiff(before, findUser(t, s, id)); diff != "" {
 					t.Fatalf("a failed conversion changed the user (-want +got):\n%s", diff)
+				}
+				for _, typ := range eventTypes(userEvents(t, s, id)) {
+					if typ == foyer.EventUserConverted {
+						t.Fatal("a failed conversion recorded user.converted")
+					}
 				}
 			}
 		})

@@ -129,7 +129,7 @@ func testReaps(t *testing.T, open Opener) {
 			convert(t, s, c, u.ID, "late@example.com")
 		}},
 		{"AdminConverted", func(t *testing.T, s Services, c *clock, u *foyer.User) {
-			_, err := s.Conversions.ConvertUser(t.Context(), u.ID, "late@example.com")
+			_, err := s.Conversions.ConvertUser(t.Context(), u.ID, "late@example.com", "admin:test")
 			ok(t, err)
 		}},
 		{"NewLink", func(t *testing.T, s Services, c *clock, u *foyer.User) {

@@ -77,7 +77,7 @@ func reportFixture(t *testing.T, s Services, c *clock) reportUsers {
 	c.Set(t0.Add(24 * time.Hour))
 	u.d = createAnonymous(t, s, "")
 	e := createAnonymous(t, s, `{"cart":[1]}`)
-	_, err := s.Conversions.ConvertUser(ctx, u.b.ID, "b@example.com")
+	_, err := s.Conversions.ConvertUser(ctx, u.b.ID, "b@example.com", "api_key:test")
 	ok(t, err)
 	touch(u.b)
 
@@ -106,7 +106,7 @@ func reportFixture(t *testing.T, s Services, c *clock) reportUsers {
 	}
 
 	c.Set(t0.Add(9 * 24 * time.Hour))
-	_, err = s.Conversions.ConvertUser(ctx, u.d.ID, "d@example.com")
+	_, err = s.Conversions.ConvertUser(ctx, u.d.ID, "d@example.com", "api_key:test")
 	ok(t, err)
 
 	c.Set(day(time.February, 1).Add(-time.Millisecond))
@@ -278,7 +278,7 @@ func testReports(t *testing.T, open Opener) {
 		owner := createRegistered(t, s, "ann@example.com")
 		wantCode(t, s.Users.CreateUser(ctx, &foyer.User{Email: "ann@example.com", EmailVerified: true}), foyer.EConflict)
 		anon := createAnonymous(t, s, "")
-		_, err := s.Conversions.ConvertUser(ctx, anon.ID, "ann@example.com")
+		_, err := s.Conversions.ConvertUser(ctx, anon.ID, "ann@example.com", "api_key:test")
 		wantCode(t, err, foyer.EIdentifierTaken)
 		_, link := requestConversion(t, s, c, anon.ID, "new@example.com", time.Hour)
 		c.Advance(2 * time.Hour)
