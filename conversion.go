@@ -111,7 +111,8 @@ type MergeService interface {
 	// MergeUsers moves the data of the anonymous user from into the
 	// registered user into under policy, deletes from, records the alias
 	// from → into and user.merged {from, into}, in one transaction.
-	// Returns ENotFound, EConflict if from is not anonymous or into is.
+	// Returns ENotFound, EConflict if from is not anonymous or into is,
+	// ETooLarge if the merged data would exceed MaxDataSize.
 	MergeUsers(ctx context.Context, from, into string, policy MergePolicy) (*User, error)
 	// FindAlias returns the alias of a merged-away id. Returns ENotFound.
 	FindAlias(ctx context.Context, from string) (*Alias, error)

@@ -28,7 +28,8 @@ func NewMergeService(db *DB) *MergeService { return &MergeService{db: db} }
 // users are read in one statement and written in one statement that first
 // locks both rows, in id order, and applies only if neither changed since
 // it read them. Returns ENotFound, EConflict if from is not anonymous or
-// into is, or EInvalid for an unknown policy.
+// into is, EInvalid for an unknown policy, or ETooLarge if the merged data
+// would exceed foyer.MaxDataSize.
 func (s *MergeService) MergeUsers(ctx context.Context, from, into string, policy foyer.MergePolicy) (*foyer.User, error) {
 	fid, ok1 := parseID(from)
 	iid, ok2 := parseID(into)
@@ -53,6 +54,9 @@ func (s *MergeService) MergeUsers(ctx context.Context, from, into string, policy
 		data, err := foyer.MergeData(u.Data, f.Data, policy)
 		if err != nil {
 			return false, err
+		}
+		if len(data) > foyer.MaxDataSize {
+			return false, foyer.Errorf(foyer.ETooLarge, "The merged data would be larger than %d bytes.", foyer.MaxDataSize)
 		}
 		now := s.db.now()
 		u.Data = data

@@ -22,8 +22,9 @@ func NewMergeService(db *DB) *MergeService { return &MergeService{db: db} }
 // registered user into, combined by foyer.MergeData under policy, deletes
 // from (with its conversion request and mail, through the foreign keys),
 // records the alias from → into and user.merged {user, from, into} and
-// counts the merge, all in one transaction. Returns ENotFound, EConflict if from is not anonymous or
-// into is, or EInvalid for an unknown policy.
+// counts the merge, all in one transaction. Returns ENotFound, EConflict
+// if from is not anonymous or into is, EInvalid for an unknown policy, or
+// ETooLarge if the merged data would exceed foyer.MaxDataSize.
 func (s *MergeService) MergeUsers(ctx context.Context, from, into string, policy foyer.MergePolicy) (*foyer.User, error) {
 	fid, ok1 := parseID(from)
 	iid, ok2 := parseID(into)
@@ -51,6 +52,9 @@ func (s *MergeService) MergeUsers(ctx context.Context, from, into string, policy
 		data, err := foyer.MergeData(u.Data, f.Data, policy)
 		if err != nil {
 			return err
+		}
+		if len(data) > foyer.MaxDataSize {
+			return foyer.Errorf(foyer.ETooLarge, "The merged data would be larger than %d bytes.", foyer.MaxDataSize)
 		}
 		if _, err := tx.exec(ctx, `UPDATE users SET data = ?, version = version + 1, updated_at = ? WHERE id = ?`,
 			encodeData(data), ms(tx.now), iid[:]); err != nil {

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,6 +76,20 @@ func testMerges(t *testing.T, open Opener) {
 		jsonEqual(t, "merged data", got.Data, `{}`)
 	})
 
+	// The limit applies to the merged data: dropping the anonymous data
+	// keeps it within bounds.
+	t.Run("OK/KeepRegisteredOfLargeData", func(t *testing.T) {
+		s, _ := setup(t, open)
+		half := strings.Repeat("x", foyer.MaxDataSize/2)
+		into := createRegistered(t, s, "ann@example.com")
+		_, err := s.Users.UpdateUser(t.Context(), into.ID, foyer.UserUpdate{DataPatch: json.RawMessage(`{"a":"` + half + `"}`)})
+		ok(t, err)
+		from := createAnonymous(t, s, `{"b":"`+half+`"}`)
+		got, err := s.Merges.MergeUsers(t.Context(), from.ID, into.ID, foyer.MergeKeepRegistered)
+		ok(t, err)
+		jsonEqual(t, "merged data", got.Data, `{"a":"`+half+`"}`)
+	})
+
 	fail := []struct {
 		name     string
 		prepare  func(t *testing.T, s Services) (from, into string)
@@ -97,6 +112,22 @@ func testMerges(t *testing.T, open Opener) {
 		{name: "ErrInvalid/Policy", wantCode: foyer.EInvalid, policy: "bogus",
 			prepare: func(t *testing.T, s Services) (string, string) {
 				return createAnonymous(t, s, `{"a":1}`).ID, createRegistered(t, s, "ann@example.com").ID
+			}},
+		{name: "ErrTooLarge", wantCode: foyer.ETooLarge,
+			prepare: func(t *testing.T, s Services) (string, string) {
+				// Each fits on its own; together they exceed the limit.
+				half := strings.Repeat("x", foyer.MaxDataSize/2)
+				into := createRegistered(t, s, "ann@example.com")
+				_, err := s.Users.UpdateUser(t.Context(), into.ID, foyer.UserUpdate{DataPatch: json.RawMessage(`{"a":"` + half + `"}`)})
+				ok(t, err)
+				return createAnonymous(t, s, `{"b":"`+half+`"}`).ID, into.ID
+			}},
+		{name: "ErrTooLarge/AnonymousWins", wantCode: foyer.ETooLarge, policy: foyer.MergeAnonymousWins,
+			prepare: func(t *testing.T, s Services) (string, string) {
+				into := createRegistered(t, s, "ann@example.com")
+				_, err := s.Users.UpdateUser(t.Context(), into.ID, foyer.UserUpdate{DataPatch: json.RawMessage(`{"a":"` + strings.Repeat("x", foyer.MaxDataSize-100) + `"}`)})
+				ok(t, err)
+				return createAnonymous(t, s, `{"b":"`+strings.Repeat("y", 200)+`"}`).ID, into.ID
 			}},
 		{name: "ErrNotFound/From", wantCode: foyer.ENotFound,
 			prepare: func(t *testing.T, s Services) (string, string) {
