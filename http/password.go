@@ -1,6 +1,7 @@
 package http
 
 import (
+	"cmp"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -41,9 +42,33 @@ func linkToken(raw string) ([]byte, error) {
 	return hashSecret(raw), nil
 }
 
+// hashWait is how long a request waits for a password hashing slot
+// before it is answered 503.
+const hashWait = 10 * time.Second
+
+// hashSlot waits for one of the Config.MaxConcurrentHashes slots. Each
+// argon2id run holds its memory cost (64 MiB by default), so bounding how
+// many run at once bounds the memory that a burst of sign-ins, however
+// large, can take. It returns the function that frees the slot.
+func (s *Server) hashSlot() (func(), error) {
+	t := time.NewTimer(cmp.Or(s.hashWait, hashWait))
+	defer t.Stop()
+	select {
+	case s.hashSlots <- struct{}{}:
+		return func() { <-s.hashSlots }, nil
+	case <-t.C:
+		return nil, foyer.Errorf(foyer.EUnavailable, "The server is busy; try again shortly.")
+	}
+}
+
 // hashPassword returns the argon2id hash of p with the configured
 // parameters.
 func (s *Server) hashPassword(p string) (string, error) {
+	release, err := s.hashSlot()
+	if err != nil {
+		return "", err
+	}
+	defer release()
 	h, err := argon2.HashWith(p, s.cfg.PasswordParams)
 	if err != nil {
 		return "", &foyer.Error{Code: foyer.EInternal, Err: err}
@@ -56,6 +81,11 @@ func (s *Server) hashPassword(p string) (string, error) {
 // API that has no password yet) it verifies against the dummy hash and
 // reports false, so both cases cost one argon2id run.
 func (s *Server) verifyPassword(p, stored string) (bool, error) {
+	release, err := s.hashSlot()
+	if err != nil {
+		return false, err
+	}
+	defer release()
 	if stored == "" {
 		argon2.Verify(p, s.dummyHash())
 		return false, nil

@@ -104,6 +104,11 @@ type Config struct {
 	// the zero value means argon2.DefaultParams. Stored hashes keep the
 	// parameters they were made with.
 	PasswordParams argon2.Params
+	// MaxConcurrentHashes bounds how many password hashes or
+	// verifications run at once (default 2): each holds the argon2id
+	// memory cost, so this bounds the memory sign-in bursts can take.
+	// Requests wait up to 10 s for a slot, then get 503 unavailable.
+	MaxConcurrentHashes int
 
 	// Now is the clock (default time.Now). It should be the clock the
 	// keyring and the store use.
@@ -145,6 +150,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MergePolicy == "" {
 		c.MergePolicy = foyer.MergeRegisteredWins
+	}
+	if c.MaxConcurrentHashes <= 0 {
+		c.MaxConcurrentHashes = 2
 	}
 	if c.PasswordParams == (argon2.Params{}) {
 		c.PasswordParams = argon2.DefaultParams
@@ -239,6 +247,10 @@ type Server struct {
 	// password: sign-ins for unknown accounts verify against it, so that
 	// timing does not tell which addresses have an account.
 	dummyHash func() string
+	// hashSlots holds one token per password hash running now.
+	hashSlots chan struct{}
+	// hashWait overrides how long a request waits for a slot (tests).
+	hashWait time.Duration
 
 	// cookieSecure, cookieName (the anonymous cookie) and
 	// sessionCookieName follow from PublicURL.
@@ -281,6 +293,8 @@ func NewServer(cfg Config, deps Deps, logger *slog.Logger, reg prometheus.Regist
 		metrics: newMetrics(reg, deps.UserCounts),
 		limits:  newLimits(cfg.AnonymousRateLimit),
 		csrf:    http.NewCrossOriginProtection(),
+
+		hashSlots: make(chan struct{}, cfg.MaxConcurrentHashes),
 	}
 	s.dummyHash = sync.OnceValue(func() string { return newDummyHash(cfg.PasswordParams) })
 	s.cookieSecure = secureCookies(cfg.PublicURL)
