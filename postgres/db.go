@@ -72,11 +72,24 @@
 // reading them back as text 48 ms and 273 ms (PostgreSQL 15).
 //
 // The users table has only the indexes a query needs: the primary key, a
-// unique index on the email of registered users, and a partial index on
-// last_seen_at of anonymous users that serves the reaper and the anonymous
-// count. An anonymous user with empty data takes about 150 bytes of table
-// and indexes (BenchmarkCreateAnonymousUser with -benchtime=100000x and
-// TestStorageBudget report it), half the budget of 300.
+// unique index on the email of registered users, a partial index on
+// last_seen_at of anonymous users that serves the reaper, the anonymous
+// count and the active-users report, and two partial indexes that
+// anonymous users are not in: last_seen_at of registered users, for the
+// active-users report, and converted_at of converted users, for the
+// time-to-convert report. An anonymous user with empty data takes about
+// 150 bytes of table and indexes (BenchmarkCreateAnonymousUser with
+// -benchtime=100000x and TestStorageBudget report it), half the budget of
+// 300.
+//
+// # Reports
+//
+// The per-day reports read counters (report_counts) that each change adds
+// to in the statement that makes it, so they cost a few rows per day to
+// read and survive the deletion of the accounts they count. Each counter
+// is spread over 32 shards picked by the low bits of the user's id, so that
+// concurrent sign-ups do not wait for one another's row lock on a single
+// counter; the reports sum the shards.
 package postgres
 
 import (

@@ -34,10 +34,11 @@ CREATE INDEX admin_sessions_admin ON admin_sessions (admin_id);
 -- of the foyer.Metric* names) on the UTC day (the monthly active-user
 -- metrics use the first day of the month). Each change adds to its
 -- counter in the statement that makes it, so the counts outlive the
--- accounts they describe. Every counter is spread over 8 shards, picked
+-- accounts they describe. Every counter is spread over 32 shards, picked
 -- by the low bits of the user's id, so that concurrent sign-ups update
 -- different rows instead of queueing for the lock of one; a report sums
--- the shards. A few rows per day: the primary key serves every query.
+-- the shards. At most a few hundred rows per day: the primary key serves
+-- every query.
 CREATE TABLE report_counts (
     day    date     NOT NULL,
     metric text     NOT NULL,
