@@ -38,6 +38,13 @@ loopback, with a given number of concurrent clients:
   read    GET /v1/me with the cookie of a pre-created user (round-robin)
   write   PATCH /v1/me, a small merge patch, with such a cookie
   list    GET /v1/users?anonymous=true&limit=20 with an API key (not in the default set)
+  admin   the admin console's queries over a seeded history of --admin-users
+          users (1,000,000 by default; not in the default set): the users
+          list of the server API with each filter, every /v1/reports/*
+          report, the console's dashboard and user pages, one request at a
+          time, p50 and p99 per query; then EXPLAIN (SQLite: EXPLAIN QUERY
+          PLAN) of each list and report statement. Needs the in-process
+          server: the history is written through the store before it starts
 
 By default it starts a server in-process on 127.0.0.1 on a fresh temporary
 data directory (SQLite), or on a fresh schema of the PostgreSQL database that
@@ -50,7 +57,7 @@ repeats and reports the median. Any non-2xx answer counts as an error and
 makes the exit status non-zero.`
 
 // benchScenarios are the scenarios in the order they run.
-var benchScenarios = []string{"signup", "read", "write", "list"}
+var benchScenarios = []string{"signup", "read", "write", "list", "admin"}
 
 // benchOptions are the flags of foyer bench.
 type benchOptions struct {
@@ -63,10 +70,15 @@ type benchOptions struct {
 	runs        int
 	users       int
 	cpuProfile  string
+	// adminUsers is the size of the history the admin scenarios seed, and
+	// adminRequests how many times each admin query is sent at most.
+	adminUsers    int
+	adminRequests int
 }
 
 func (m *Main) runBench(ctx context.Context, args []string) error {
-	o := benchOptions{scenarios: "signup,read,write", concurrency: 16, duration: 10 * time.Second, warmup: 2 * time.Second, runs: 1, users: 1000}
+	o := benchOptions{scenarios: "signup,read,write", concurrency: 16, duration: 10 * time.Second, warmup: 2 * time.Second, runs: 1, users: 1000,
+		adminUsers: 1_000_000, adminRequests: 200}
 	fs := newFlagSet("bench", benchSynopsis)
 	fs.StringVar(&o.url, "url", o.url, "base URL of a running server to measure; empty starts one in-process")
 	fs.StringVar(&o.apiKey, "api-key", o.apiKey, "server API key, needed with --url for the list scenario")
@@ -77,7 +89,9 @@ func (m *Main) runBench(ctx context.Context, args []string) error {
 	fs.IntVar(&o.runs, "runs", o.runs, "how many times to run each scenario; the median is reported")
 	fs.IntVar(&o.users, "users", o.users, "pre-created users the read and write scenarios cycle through")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", o.cpuProfile, "write a CPU profile of the whole process (the in-process server included) to this file, for go tool pprof")
-	fs.ownFlags("bench", "url", "api-key", "scenarios", "concurrency", "duration", "warmup", "runs", "users", "cpuprofile")
+	fs.IntVar(&o.adminUsers, "admin-users", o.adminUsers, "users seeded for the admin scenarios")
+	fs.IntVar(&o.adminRequests, "admin-requests", o.adminRequests, "how many times each admin query is sent at most, one at a time (it stops earlier after --duration)")
+	fs.ownFlags("bench", "url", "api-key", "scenarios", "concurrency", "duration", "warmup", "runs", "users", "cpuprofile", "admin-users", "admin-requests")
 	// Of the server's settings only the store matters: the in-process
 	// server otherwise runs with the defaults.
 	var databaseURL string
@@ -94,8 +108,16 @@ func (m *Main) runBench(ctx context.Context, args []string) error {
 	}
 
 	target := &benchTarget{url: strings.TrimRight(o.url, "/"), apiKey: o.apiKey}
+	adminGroup := slices.Contains(scenarios, "admin")
+	if adminGroup && target.url != "" {
+		return usageError{errors.New("bench: the admin scenarios seed the store of the in-process server; they cannot be used with --url")}
+	}
 	if target.url == "" {
-		done, err := m.startBenchServer(ctx, databaseURL, target)
+		seed := 0
+		if adminGroup {
+			seed = o.adminUsers
+		}
+		done, err := m.startBenchServer(ctx, databaseURL, target, seed)
 		if err != nil {
 			return err
 		}
@@ -138,10 +160,13 @@ func (m *Main) runBench(ctx context.Context, args []string) error {
 
 	fmt.Fprintf(m.Stdout, "foyer bench: %s; concurrency %d, warmup %s, duration %s, runs %d\n\n",
 		target.description, o.concurrency, o.warmup, o.duration, o.runs)
-	fmt.Fprintf(m.Stdout, benchRowFormat, "scenario", "run", "requests/s", "p50", "p90", "p99", "errors")
+	loads := slices.DeleteFunc(slices.Clone(scenarios), func(s string) bool { return s == "admin" })
+	if len(loads) > 0 {
+		fmt.Fprintf(m.Stdout, benchRowFormat, "scenario", "run", "requests/s", "p50", "p90", "p99", "errors")
+	}
 	var failed int64
 	var firstErrors []string
-	for _, name := range scenarios {
+	for _, name := range loads {
 		var results []benchResult
 		for run := 1; run <= o.runs; run++ {
 			r, err := b.run(ctx, name)
@@ -162,6 +187,26 @@ func (m *Main) runBench(ctx context.Context, args []string) error {
 		if o.runs > 1 {
 			medianResult(results).print(m.Stdout, name, "median")
 		}
+	}
+	if adminGroup {
+		n, samples, err := b.runAdmin(ctx, m.Stdout, target.seed)
+		if err != nil {
+			return err
+		}
+		failed += n
+		firstErrors = append(firstErrors, samples...)
+		fmt.Fprintf(m.Stdout, "\nquery plans (%s):\n", target.kind)
+		plans, err := target.explain(ctx, m.Stdout)
+		if err != nil {
+			return fmt.Errorf("bench: explain: %w", err)
+		}
+		list := func(names []string) string {
+			if len(names) == 0 {
+				return "none"
+			}
+			return strings.Join(names, ", ")
+		}
+		fmt.Fprintf(m.Stdout, "\nfull scans: %s\nsorts of every match before the LIMIT: %s\n", list(plans.full), list(plans.sorted))
 	}
 	if target.storage != nil {
 		if line, err := target.storage(ctx); err != nil {
@@ -210,6 +255,10 @@ func (o benchOptions) validate() ([]string, error) {
 		return nil, errors.New("bench: --runs must be at least 1")
 	case o.users < 1:
 		return nil, errors.New("bench: --users must be at least 1")
+	case o.adminUsers < 1:
+		return nil, errors.New("bench: --admin-users must be at least 1")
+	case o.adminRequests < 1:
+		return nil, errors.New("bench: --admin-requests must be at least 1")
 	}
 	return out, nil
 }
@@ -221,12 +270,23 @@ type benchTarget struct {
 	description string
 	// storage, when set, reports the bytes the users table takes per user.
 	storage func(ctx context.Context) (string, error)
+
+	// kind is the store of the in-process server, "sqlite" or "postgres".
+	kind string
+	// seed is the history seeded for the admin scenarios, with the
+	// console account they sign in with.
+	seed seedResult
+	// explain prints the plans of the admin scenarios' statements and
+	// what each reads.
+	explain func(ctx context.Context, w io.Writer) (planReport, error)
 }
 
 // startBenchServer starts an in-process server on a fresh temporary data
-// directory, or a fresh PostgreSQL schema, and fills target. The returned
-// function stops the server and removes what it created.
-func (m *Main) startBenchServer(ctx context.Context, databaseURL string, target *benchTarget) (done func() error, err error) {
+// directory, or a fresh PostgreSQL schema, and fills target. With seed > 0
+// it first writes a history of that many users through the store, and
+// gives the server an admin console account. The returned function stops
+// the server and removes what it created.
+func (m *Main) startBenchServer(ctx context.Context, databaseURL string, target *benchTarget, seed int) (done func() error, err error) {
 	dir, err := os.MkdirTemp("", "foyer-bench-")
 	if err != nil {
 		return nil, err
@@ -264,6 +324,11 @@ func (m *Main) startBenchServer(ctx context.Context, databaseURL string, target 
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
+	if seed > 0 {
+		if target.seed, err = seedUsers(ctx, c, seed, m.Stderr); err != nil {
+			return nil, fmt.Errorf("bench: seed users: %w", err)
+		}
+	}
 
 	// Only errors: the server's notices would interleave with the report.
 	logger := slog.New(slog.NewJSONHandler(m.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
@@ -282,8 +347,12 @@ func (m *Main) startBenchServer(ctx context.Context, databaseURL string, target 
 
 	target.url = a.url
 	target.apiKey = secret
+	target.kind = a.store.kind
 	switch a.store.kind {
 	case "sqlite":
+		target.explain = func(ctx context.Context, w io.Writer) (planReport, error) {
+			return explainSQLite(ctx, w, c.databasePath(), sqlitePlanQueries(target.seed))
+		}
 		target.description = "in-process server on SQLite (" + c.databasePath() + ")"
 		path := c.databasePath()
 		target.storage = func(ctx context.Context) (string, error) {
@@ -292,6 +361,9 @@ func (m *Main) startBenchServer(ctx context.Context, databaseURL string, target 
 	case "postgres":
 		target.description = "in-process server on PostgreSQL (" + redactURL(c.DatabaseURL) + ")"
 		dsn := c.DatabaseURL
+		target.explain = func(ctx context.Context, w io.Writer) (planReport, error) {
+			return explainPostgres(ctx, w, dsn, postgresPlanQueries(target.seed))
+		}
 		target.storage = func(ctx context.Context) (string, error) {
 			return storageReport(ctx, a.store, func(ctx context.Context) (int64, error) { return postgresUsersBytes(ctx, dsn) })
 		}

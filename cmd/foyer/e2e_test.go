@@ -480,6 +480,43 @@ func runBench(t *testing.T, extra ...string) {
 	}
 }
 
+// runAdminBench runs the admin scenarios of `foyer bench` in-process on
+// a small seeded history and checks that every query was answered, and
+// that the plans of the list and report statements were printed.
+func runAdminBench(t *testing.T, extra ...string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	m := &Main{Stdout: &out, Stderr: &errOut, Getenv: func(string) (string, bool) { return "", false }}
+	args := append([]string{"bench", "--scenarios", "admin", "--admin-users", "2000", "--admin-requests", "12", "--duration", "1h"}, extra...)
+	if err := m.Run(t.Context(), args); err != nil {
+		t.Fatalf("bench: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errOut.String())
+	}
+	if !strings.Contains(errOut.String(), "seeding: 2000 users") {
+		t.Errorf("bench did not report the seeding:\n%s", errOut.String())
+	}
+	queries := map[string]bool{}
+	for _, line := range strings.Split(out.String(), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 6 || !strings.HasSuffix(f[2], "ms") {
+			continue
+		}
+		queries[f[0]] = true
+		if f[1] != "12" || f[5] != "0" {
+			t.Errorf("query %s: %s requests, %s errors; want 12 and 0", f[0], f[1], f[5])
+		}
+	}
+	for _, q := range []string{"users", "users:anonymous", "users:inactive_since", "users:created_range", "users:email", "report:funnel", "report:monthly-active-users", "console:dashboard:30d", "console:user"} {
+		if !queries[q] {
+			t.Errorf("bench did not measure %s:\n%s", q, out.String())
+		}
+	}
+	for _, want := range []string{"query plans", "report:time_to_convert: ", "users:email: ", "\nfull scans: "} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("bench output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
 func TestBench(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a load test")
@@ -502,6 +539,20 @@ func TestBench(t *testing.T) {
 		}
 		if n != 0 {
 			t.Fatalf("%d bench schemas left behind", n)
+		}
+	})
+	t.Run("AdminSQLite", func(t *testing.T) {
+		runAdminBench(t)
+	})
+	t.Run("AdminPostgreSQL", func(t *testing.T) {
+		runAdminBench(t, "--database-url", postgresDSN(t))
+	})
+	t.Run("ErrAdminWithURL", func(t *testing.T) {
+		var out bytes.Buffer
+		m := &Main{Stdout: &out, Stderr: &out, Getenv: func(string) (string, bool) { return "", false }}
+		err := m.Run(t.Context(), []string{"bench", "--scenarios", "admin", "--url", "http://127.0.0.1:9011"})
+		if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), "cannot be used with --url") {
+			t.Fatalf("bench = %v, want a usage error", err)
 		}
 	})
 	t.Run("ErrUnknownScenario", func(t *testing.T) {

@@ -136,6 +136,24 @@ func TestConfigResolve(t *testing.T) {
 			t.Fatal("Dev = true with an SMTP host and no --dev, want false")
 		}
 	})
+	t.Run("OK/PublicHostNeedsSMTP", func(t *testing.T) {
+		c := DefaultConfig()
+		c.PublicURL = "https://id.example.com"
+		c.resolve(false)
+		if c.Dev {
+			t.Fatal("Dev = true for a public https URL without SMTP, want false")
+		}
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "--smtp-host") {
+			t.Fatalf("Validate() = %v, want the missing SMTP host refused", err)
+		}
+	})
+	t.Run("OK/LocalDefaultsToDev", func(t *testing.T) {
+		c := DefaultConfig()
+		c.resolve(false)
+		if !c.Dev {
+			t.Fatal("Dev = false on the default loopback address without SMTP, want true")
+		}
+	})
 	t.Run("OK/ExplicitDevKept", func(t *testing.T) {
 		c := DefaultConfig()
 		c.SMTPHost = "smtp.example.com"
@@ -345,8 +363,9 @@ func TestHelp(t *testing.T) {
 		{"keys rotate", []string{"keys", "rotate", "--help"}, []string{"data-dir", "database-url", "signing-algorithm", "key-encryption-key", "anonymous-ttl", "access-ttl", "session-ttl"}, nil},
 		{"keys list", []string{"keys", "list", "-h"}, []string{"data-dir", "database-url", "signing-algorithm", "key-encryption-key"}, nil},
 		{"api-keys create", []string{"api-keys", "create", "--help"}, []string{"name", "data-dir", "database-url"}, map[string]string{"name": "FOYER_API_KEY_NAME"}},
-		{"bench", []string{"bench", "--help"}, []string{"url", "api-key", "scenarios", "concurrency", "duration", "warmup", "runs", "users", "database-url"},
-			map[string]string{"url": "FOYER_BENCH_URL", "api-key": "FOYER_BENCH_API_KEY", "scenarios": "FOYER_BENCH_SCENARIOS", "concurrency": "FOYER_BENCH_CONCURRENCY", "duration": "FOYER_BENCH_DURATION", "warmup": "FOYER_BENCH_WARMUP", "runs": "FOYER_BENCH_RUNS", "users": "FOYER_BENCH_USERS"}},
+		{"bench", []string{"bench", "--help"}, []string{"url", "api-key", "scenarios", "concurrency", "duration", "warmup", "runs", "users", "database-url", "admin-users", "admin-requests"},
+			map[string]string{"url": "FOYER_BENCH_URL", "api-key": "FOYER_BENCH_API_KEY", "scenarios": "FOYER_BENCH_SCENARIOS", "concurrency": "FOYER_BENCH_CONCURRENCY", "duration": "FOYER_BENCH_DURATION", "warmup": "FOYER_BENCH_WARMUP", "runs": "FOYER_BENCH_RUNS", "users": "FOYER_BENCH_USERS",
+				"admin-users": "FOYER_BENCH_ADMIN_USERS", "admin-requests": "FOYER_BENCH_ADMIN_REQUESTS"}},
 		{"admin create", []string{"admin", "create", "--help"}, []string{"email", "data-dir", "database-url"}, map[string]string{"email": "FOYER_ADMIN_EMAIL"}},
 		{"admin list", []string{"admin", "list", "--help"}, []string{"data-dir", "database-url"}, nil},
 		{"reap", []string{"reap", "--help"}, []string{"dry-run", "data-dir", "database-url", "anonymous-ttl", "reaper-retention", "reaper-grace"}, map[string]string{"dry-run": "FOYER_REAP_DRY_RUN"}},

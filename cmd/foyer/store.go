@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/foyerhq/foyer"
 	"github.com/foyerhq/foyer/postgres"
@@ -55,6 +56,12 @@ type store struct {
 // openStore opens the database c selects, creating the data directory for
 // SQLite. It does not migrate.
 func openStore(ctx context.Context, c Config) (*store, error) {
+	return openStoreWithClock(ctx, c, nil)
+}
+
+// openStoreWithClock is openStore with the store's clock set to now (nil
+// keeps time.Now), as foyer bench needs to seed a history of users.
+func openStoreWithClock(ctx context.Context, c Config, now func() time.Time) (*store, error) {
 	kind, err := storeKind(c.DatabaseURL)
 	if err != nil {
 		return nil, err
@@ -66,6 +73,9 @@ func openStore(ctx context.Context, c Config) (*store, error) {
 			return nil, err
 		}
 		db := sqlite.NewDB(c.databasePath())
+		if now != nil {
+			db.Now = now
+		}
 		if err := db.Open(ctx); err != nil {
 			return nil, fmt.Errorf("open SQLite database %s: %w", c.databasePath(), err)
 		}
@@ -78,6 +88,9 @@ func openStore(ctx context.Context, c Config) (*store, error) {
 		s.Admins, s.Reports = sqlite.NewAdminService(db), sqlite.NewReportService(db)
 	case "postgres":
 		db := postgres.NewDB(c.DatabaseURL)
+		if now != nil {
+			db.Now = now
+		}
 		s.location = redactURL(c.DatabaseURL)
 		if err := db.Open(ctx); err != nil {
 			return nil, fmt.Errorf("open PostgreSQL database %s: %w", s.location, err)
