@@ -251,7 +251,11 @@ func (c Config) Validate() error {
 // resolve fills the settings whose default depends on others.
 func (c *Config) resolve(devSet bool) {
 	if !devSet {
-		c.Dev = c.SMTPHost == ""
+		// Development mode is only assumed for a server people reach on
+		// this machine over plain http: anywhere else, mail that is kept
+		// instead of sent would be lost, so a missing SMTP host is an
+		// error rather than a silent switch (see Validate).
+		c.Dev = c.SMTPHost == "" && c.localOnly()
 	}
 	if c.ReaperRetention == 0 {
 		c.ReaperRetention = c.AnonymousTTL + c.ReaperGrace
@@ -266,6 +270,21 @@ func (c Config) publicURL(addr string) string {
 		return c.PublicURL
 	}
 	return "http://" + addr
+}
+
+// localOnly reports whether the public URL (or, without one, the listen
+// address) is plain http on a loopback host.
+func (c Config) localOnly() bool {
+	raw := c.publicURL(c.Listen)
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "http" {
+		return false
+	}
+	switch u.Hostname() {
+	case "localhost", "127.0.0.1", "::1":
+		return true
+	}
+	return false
 }
 
 // audience returns the configured audience, or the public URL.
