@@ -429,6 +429,10 @@ func parseID(s string) (uuid.UUID, bool) {
 const (
 	codeUniqueViolation = "23505"
 	codeInvalidText     = "22P02"
+	// Text with a NUL character or invalid UTF-8 (character_not_in_repertoire),
+	// or a \u0000 a JSON document turns into text (untranslatable_character).
+	codeCharacterNotInRepertoire = "22021"
+	codeUntranslatableCharacter  = "22P05"
 )
 
 // isUnique reports whether err is a unique violation of constraint, or of
@@ -441,8 +445,10 @@ func isUnique(err error, constraint string) bool {
 // translate turns a driver error into what callers may see. A *foyer.Error
 // passes through, and so does a cancelled or expired context, as the bare
 // context error. A constraint violation is a conflict, text that is not a
-// uuid names nothing (ENotFound), and a server that cannot be reached or
-// a connection that breaks is unavailable. Anything else is wrapped once with what was being done,
+// uuid names nothing (ENotFound), text that PostgreSQL cannot store (NUL
+// characters, invalid UTF-8) is invalid, as the sqlite package refuses it
+// too, and a server that cannot be reached or a connection that breaks is
+// unavailable. Anything else is wrapped once with what was being done,
 // which the edge reports as internal.
 func translate(op string, err error) error {
 	if err == nil {
@@ -461,6 +467,8 @@ func translate(op string, err error) error {
 		switch {
 		case e.Code == codeInvalidText:
 			return &foyer.Error{Code: foyer.ENotFound, Message: "Not found.", Err: fmt.Errorf("%s: %w", op, err)}
+		case e.Code == codeCharacterNotInRepertoire, e.Code == codeUntranslatableCharacter:
+			return &foyer.Error{Code: foyer.EInvalid, Message: "The text contains characters that cannot be stored.", Err: fmt.Errorf("%s: %w", op, err)}
 		case strings.HasPrefix(e.Code, "23"): // integrity constraint violation
 			return &foyer.Error{Code: foyer.EConflict, Message: "The change conflicts with the current state.", Err: fmt.Errorf("%s: %w", op, err)}
 		case strings.HasPrefix(e.Code, "08"), strings.HasPrefix(e.Code, "57P"): // connection exception, operator intervention

@@ -278,7 +278,8 @@ func checkAttempt(a foyer.DeliveryAttempt) error {
 // statement it sets the endpoint's FailingSince to now on a failed attempt
 // when it is unset, clears it on a success, and with a.DisableWebhook
 // disables the endpoint with that reason; the endpoint's row is written
-// only when one of those changes it. Returns ENotFound, or EInvalid for an
+// only when one of those changes it. The response, error and reason are
+// stored through foyer.CleanText. Returns ENotFound, or EInvalid for an
 // unknown status.
 func (s *DeliveryService) RecordAttempt(ctx context.Context, id string, a foyer.DeliveryAttempt) error {
 	did, ok := parseID(id)
@@ -288,6 +289,8 @@ func (s *DeliveryService) RecordAttempt(ctx context.Context, id string, a foyer.
 	if err := checkAttempt(a); err != nil {
 		return err
 	}
+	// What the endpoint answered is recorded as clean text, not refused.
+	a.Response, a.Error, a.DisableWebhook = foyer.CleanText(a.Response), foyer.CleanText(a.Error), foyer.CleanText(a.DisableWebhook)
 	now := s.db.now()
 	next := now
 	if !a.NextAttemptAt.IsZero() {

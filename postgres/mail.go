@@ -95,14 +95,14 @@ func (s *MailService) MarkMailSent(ctx context.Context, id string) error {
 	return expectOne(tag, "Mail not found.")
 }
 
-// MarkMailFailed records a failed attempt: the reason and when to retry.
-// Returns ENotFound.
+// MarkMailFailed records a failed attempt: the reason, as clean text (see
+// foyer.CleanText), and when to retry. Returns ENotFound.
 func (s *MailService) MarkMailFailed(ctx context.Context, id string, next time.Time, reason string) error {
 	mid, ok := parseID(id)
 	if !ok {
 		return foyer.Errorf(foyer.ENotFound, "Mail not found.")
 	}
-	tag, err := s.db.pool.Exec(ctx, `UPDATE mail SET next_attempt_at = $2, last_error = $3 WHERE id = $1`, mid, msTime(next), reason)
+	tag, err := s.db.pool.Exec(ctx, `UPDATE mail SET next_attempt_at = $2, last_error = $3 WHERE id = $1`, mid, msTime(next), foyer.CleanText(reason))
 	if err != nil {
 		return translate("mark mail failed", err)
 	}

@@ -140,6 +140,19 @@ func checkEmail(email string) error {
 	return nil
 }
 
+// checkText returns EInvalid unless every value is text that both stores
+// can keep (see foyer.ValidText). Text bound for a text column needs no
+// check, as translate turns the server's refusal into the same EInvalid;
+// text that only goes into a JSON document, which keeps anything, does.
+func checkText(values ...string) error {
+	for _, v := range values {
+		if !foyer.ValidText(v) {
+			return foyer.Errorf(foyer.EInvalid, "The text contains characters that cannot be stored.")
+		}
+	}
+	return nil
+}
+
 // CreateUser creates u, records user.anonymous.created or user.created,
 // and counts the user as created that day and active that month, in one
 // statement. An anonymous user may not have an email; a registered

@@ -43,6 +43,9 @@ func (s *APIKeyService) CreateAPIKey(ctx context.Context, k *foyer.APIKey) error
 	if len(k.Hash) == 0 || k.Name == "" {
 		return foyer.Errorf(foyer.EInvalid, "An API key needs a name and a hash.")
 	}
+	if err := checkText(k.Name, k.Prefix); err != nil {
+		return err
+	}
 	var (
 		id  string
 		now time.Time

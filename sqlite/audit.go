@@ -64,6 +64,9 @@ func (s *AuditService) CreateAuditEntry(ctx context.Context, e *foyer.AuditEntry
 	if e.Actor == "" || e.Action == "" {
 		return foyer.Errorf(foyer.EInvalid, "An audit entry needs an actor and an action.")
 	}
+	if err := checkText(e.Actor, e.Action, e.Target, e.IP); err != nil {
+		return err
+	}
 	details, err := checkDetails(e.Details)
 	if err != nil {
 		return err
@@ -102,9 +105,15 @@ func (s *AuditService) FindAuditEntries(ctx context.Context, f foyer.AuditFilter
 		args  []any
 	)
 	if f.Actor != nil {
+		if err := checkText(*f.Actor); err != nil {
+			return nil, err
+		}
 		where, args = append(where, "actor = ?"), append(args, *f.Actor)
 	}
 	if f.Target != nil {
+		if err := checkText(*f.Target); err != nil {
+			return nil, err
+		}
 		where, args = append(where, "target = ?"), append(args, *f.Target)
 	}
 	if f.Since != nil {

@@ -204,7 +204,7 @@ func checkActor(actor string) error {
 	if actor == "" {
 		return foyer.Errorf(foyer.EInvalid, "An admin conversion needs an actor.")
 	}
-	return nil
+	return checkText(actor)
 }
 
 // convertUser turns the anonymous user u into a registered one with the

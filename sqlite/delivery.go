@@ -247,7 +247,8 @@ func checkAttempt(a foyer.DeliveryAttempt) error {
 // when a.NextAttemptAt is zero), leaving Attempts alone. In the same
 // transaction it sets the endpoint's FailingSince to now on a failed
 // attempt when it is unset, clears it on a success, and with
-// a.DisableWebhook disables the endpoint with that reason. Returns
+// a.DisableWebhook disables the endpoint with that reason. The response,
+// error and reason are stored through foyer.CleanText. Returns
 // ENotFound, or EInvalid for an unknown status.
 func (s *DeliveryService) RecordAttempt(ctx context.Context, id string, a foyer.DeliveryAttempt) error {
 	did, ok := parseID(id)
@@ -257,6 +258,8 @@ func (s *DeliveryService) RecordAttempt(ctx context.Context, id string, a foyer.
 	if err := checkAttempt(a); err != nil {
 		return err
 	}
+	// What the endpoint answered is recorded as clean text, not refused.
+	a.Response, a.Error, a.DisableWebhook = foyer.CleanText(a.Response), foyer.CleanText(a.Error), foyer.CleanText(a.DisableWebhook)
 	return s.db.write(ctx, func(tx *Tx) error {
 		next := ms(tx.now)
 		if !a.NextAttemptAt.IsZero() {
@@ -323,6 +326,9 @@ func (s *DeliveryService) FindDeliveries(ctx context.Context, f foyer.DeliveryFi
 		where, args = append(where, c.col+" = ?"), append(args, id[:])
 	}
 	if f.Status != nil {
+		if err := checkText(*f.Status); err != nil {
+			return nil, err
+		}
 		where, args = append(where, "status = ?"), append(args, *f.Status)
 	}
 	if f.After != "" {

@@ -54,6 +54,9 @@ func (s *EventService) FindEvents(ctx context.Context, f foyer.EventFilter) ([]*
 		args  []any
 	)
 	if f.Type != nil {
+		if err := checkText(*f.Type); err != nil {
+			return nil, err
+		}
 		where, args = append(where, "type = ?"), append(args, *f.Type)
 	}
 	if f.UserID != nil {

@@ -125,15 +125,15 @@ func (s *MailService) MarkMailSent(ctx context.Context, id string) error {
 	})
 }
 
-// MarkMailFailed records a failed attempt: the reason and when to retry.
-// Returns ENotFound.
+// MarkMailFailed records a failed attempt: the reason, as clean text (see
+// foyer.CleanText), and when to retry. Returns ENotFound.
 func (s *MailService) MarkMailFailed(ctx context.Context, id string, next time.Time, reason string) error {
 	mid, ok := parseID(id)
 	if !ok {
 		return foyer.Errorf(foyer.ENotFound, "Mail not found.")
 	}
 	return s.db.write(ctx, func(tx *Tx) error {
-		res, err := tx.exec(ctx, `UPDATE mail SET next_attempt_at = ?, last_error = ? WHERE id = ?`, ms(next), reason, mid[:])
+		res, err := tx.exec(ctx, `UPDATE mail SET next_attempt_at = ?, last_error = ? WHERE id = ?`, ms(next), foyer.CleanText(reason), mid[:])
 		if err != nil {
 			return translate("mark mail failed", err)
 		}
@@ -153,6 +153,9 @@ func (s *MailService) FindMail(ctx context.Context, to *string, limit int) ([]*f
 		err  error
 	)
 	if to != nil {
+		if err := checkText(*to); err != nil {
+			return nil, err
+		}
 		rows, err = s.db.query(ctx, `SELECT `+mailColumns+` FROM mail WHERE to_address = ? ORDER BY id DESC LIMIT ?`, *to, limit)
 	} else {
 		rows, err = s.db.query(ctx, `SELECT `+mailColumns+` FROM mail ORDER BY id DESC LIMIT ?`, limit)

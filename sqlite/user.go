@@ -183,6 +183,19 @@ func checkEmail(email string) error {
 	return nil
 }
 
+// checkText returns EInvalid unless every value is text that both stores
+// can keep (see foyer.ValidText). SQLite would store invalid UTF-8 and NUL
+// characters that PostgreSQL refuses, and the stores must answer the
+// same; the postgres package gets this answer from the server's error.
+func checkText(values ...string) error {
+	for _, v := range values {
+		if !foyer.ValidText(v) {
+			return foyer.Errorf(foyer.EInvalid, "The text contains characters that cannot be stored.")
+		}
+	}
+	return nil
+}
+
 // FindUserByID returns the user with id. Returns ENotFound.
 func (s *UserService) FindUserByID(ctx context.Context, id string) (*foyer.User, error) {
 	uid, ok := parseID(id)
@@ -210,6 +223,9 @@ func findUsers(ctx context.Context, q querier, f foyer.UserFilter) ([]*foyer.Use
 		where, args = append(where, "u.anonymous = ?"), append(args, *f.Anonymous)
 	}
 	if f.Email != nil {
+		if err := checkText(*f.Email); err != nil {
+			return nil, err
+		}
 		where, args = append(where, "u.email = ?"), append(args, *f.Email)
 	}
 	if f.CreatedAfter != nil {

@@ -87,6 +87,9 @@ func (s *WebhookService) CreateWebhook(ctx context.Context, w *foyer.Webhook) er
 	if w.URL == "" || w.Secret == "" {
 		return foyer.Errorf(foyer.EInvalid, "A webhook needs a URL and a secret.")
 	}
+	if err := checkText(append([]string{w.URL, w.Secret}, w.EventTypes...)...); err != nil {
+		return err
+	}
 	types, err := encodeEventTypes(w.EventTypes)
 	if err != nil {
 		return err
@@ -154,6 +157,16 @@ func (s *WebhookService) UpdateWebhook(ctx context.Context, id string, upd foyer
 	if upd.URL != nil && *upd.URL == "" {
 		return nil, foyer.Errorf(foyer.EInvalid, "A webhook needs a URL.")
 	}
+	if upd.URL != nil {
+		if err := checkText(*upd.URL); err != nil {
+			return nil, err
+		}
+	}
+	if upd.EventTypes != nil {
+		if err := checkText(*upd.EventTypes...); err != nil {
+			return nil, err
+		}
+	}
 	var types any
 	if upd.EventTypes != nil {
 		var err error
@@ -200,6 +213,9 @@ func (s *WebhookService) RotateWebhookSecret(ctx context.Context, id, secret str
 	}
 	if secret == "" {
 		return nil, foyer.Errorf(foyer.EInvalid, "A webhook needs a secret.")
+	}
+	if err := checkText(secret); err != nil {
+		return nil, err
 	}
 	var w *foyer.Webhook
 	err := s.db.write(ctx, func(tx *Tx) error {

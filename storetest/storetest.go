@@ -77,6 +77,7 @@ func Run(t *testing.T, open func(t *testing.T, now func() time.Time) Services) {
 	t.Run("Retention", func(t *testing.T) { testRetention(t, o) })
 	t.Run("Admins", func(t *testing.T) { testAdmins(t, o) })
 	t.Run("Reports", func(t *testing.T) { testReports(t, o) })
+	t.Run("Text", func(t *testing.T) { testText(t, o) })
 	t.Run("Lifecycle", func(t *testing.T) { testLifecycle(t, o) })
 }
 
