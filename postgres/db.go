@@ -399,9 +399,17 @@ func (db *DB) newID(now time.Time) uuid.UUID {
 	return id
 }
 
+// maxIDMs is the last millisecond a UUIDv7 can name: its timestamp has 48
+// bits.
+const maxIDMs = 1<<48 - 1
+
 // idFloor returns the smallest UUIDv7 of the millisecond ms: every id
-// created at ms or later sorts at or after it.
+// created at ms or later sorts at or after it. A time before 1970 is
+// clamped to the smallest id and one past the year 10889 to the last
+// millisecond, so that a range never wraps around: a negative ms must not
+// become a far future through its two's-complement bytes.
 func idFloor(ms int64) uuid.UUID {
+	ms = min(max(ms, 0), maxIDMs)
 	var id uuid.UUID
 	id[0] = byte(ms >> 40)
 	id[1] = byte(ms >> 32)

@@ -92,6 +92,8 @@ func testAudit(t *testing.T, open Opener) {
 			{name: "OK/Limit", filter: foyer.AuditFilter{Limit: 2}, want: []*foyer.AuditEntry{e4, e3}},
 			{name: "OK/After", filter: foyer.AuditFilter{After: e3.ID}, want: []*foyer.AuditEntry{e2, e1}},
 			{name: "OK/NoMatch", filter: foyer.AuditFilter{Actor: ptr("api_key:none")}, want: []*foyer.AuditEntry{}},
+			{name: "OK/Since1960", filter: foyer.AuditFilter{Since: ptr(time.Date(1960, 1, 1, 0, 0, 0, 0, time.UTC))}, want: []*foyer.AuditEntry{e4, e3, e2, e1}},
+			{name: "OK/SinceYear10890", filter: foyer.AuditFilter{Since: ptr(time.Date(10890, 1, 1, 0, 0, 0, 0, time.UTC))}, want: []*foyer.AuditEntry{}},
 			{name: "ErrInvalid/After", filter: foyer.AuditFilter{After: "bogus"}, wantCode: foyer.EInvalid},
 		}
 		for _, tt := range tests {

@@ -173,6 +173,16 @@ func testFindUsers(t *testing.T, open Opener) {
 		{name: "OK/CreatedBefore", filter: foyer.UserFilter{CreatedBefore: ptr(t0.Add(2 * time.Second))}, want: []*foyer.User{a1, r1}},
 		{name: "OK/CreatedBeforeSubMillisecond", filter: foyer.UserFilter{CreatedBefore: ptr(t0.Add(2*time.Second + time.Microsecond))}, want: []*foyer.User{a1, r1, a2}},
 		{name: "OK/CreatedBetween", filter: foyer.UserFilter{CreatedAfter: ptr(t0), CreatedBefore: ptr(t0.Add(3 * time.Second))}, want: []*foyer.User{r1, a2}},
+		// Times outside what a UUIDv7 can name (before 1970, after the
+		// year 10889) are ranges that hold everything or nothing, never
+		// ranges that wrap around.
+		{name: "OK/CreatedAfterYear1", filter: foyer.UserFilter{CreatedAfter: ptr(time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC))}, want: []*foyer.User{a1, r1, a2, a3}},
+		{name: "OK/CreatedAfter1960", filter: foyer.UserFilter{CreatedAfter: ptr(time.Date(1960, 1, 1, 0, 0, 0, 0, time.UTC))}, want: []*foyer.User{a1, r1, a2, a3}},
+		{name: "OK/CreatedAfterEpoch", filter: foyer.UserFilter{CreatedAfter: ptr(time.Unix(0, 0))}, want: []*foyer.User{a1, r1, a2, a3}},
+		{name: "OK/CreatedBefore1960", filter: foyer.UserFilter{CreatedBefore: ptr(time.Date(1960, 1, 1, 0, 0, 0, 0, time.UTC))}, want: []*foyer.User{}},
+		{name: "OK/CreatedBeforeYear1", filter: foyer.UserFilter{CreatedBefore: ptr(time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC))}, want: []*foyer.User{}},
+		{name: "OK/CreatedBeforeYear10890", filter: foyer.UserFilter{CreatedBefore: ptr(time.Date(10890, 1, 1, 0, 0, 0, 0, time.UTC))}, want: []*foyer.User{a1, r1, a2, a3}},
+		{name: "OK/CreatedAfterYear10890", filter: foyer.UserFilter{CreatedAfter: ptr(time.Date(10890, 1, 1, 0, 0, 0, 0, time.UTC))}, want: []*foyer.User{}},
 		{name: "OK/InactiveSince", filter: foyer.UserFilter{InactiveSince: ptr(t0.Add(2 * time.Second))}, want: []*foyer.User{a1, r1}},
 		{name: "OK/InactiveSinceAnonymous", filter: foyer.UserFilter{InactiveSince: ptr(t0.Add(2 * time.Second)), Anonymous: ptr(true)}, want: []*foyer.User{a1}},
 		{name: "OK/Limit", filter: foyer.UserFilter{Limit: 2}, want: []*foyer.User{a1, r1}},
