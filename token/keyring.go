@@ -79,7 +79,10 @@ const reloadInterval = 5 * time.Second
 // Keyring holds the signing keys: the one that signs and the retired ones
 // that still verify. It is safe for concurrent use. Sign and Verify read
 // an immutable snapshot without locking; Load, Refresh, Rotate and reloads
-// for an unknown kid replace the snapshot one at a time.
+// for an unknown kid replace the snapshot one at a time. Verify also
+// remembers recent verifications in a bounded, sharded cache (see
+// verifyCache); a reload that drops or replaces a key drops what that key
+// verified.
 //
 // Several instances may share one store. An instance learns of a key
 // another one created when it meets a token with the new kid, or on

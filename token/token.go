@@ -23,7 +23,10 @@
 // tokens, "sub" are required and checked. Revocation by the per-user epoch
 // ("ep") is checked by callers against the database, because database
 // state beats claims. Keyring.Verify and JWKSVerifier.Verify share one
-// implementation of these rules.
+// implementation of these rules. Keyring.Verify remembers a verified token
+// for up to a minute, so that a visitor's requests do not each pay for a
+// signature check; every use of a remembered token checks its expiry and
+// its key again (see verifyCache).
 package token
 
 import (
