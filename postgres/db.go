@@ -87,9 +87,9 @@
 // The per-day reports read counters (report_counts) that each change adds
 // to in the statement that makes it, so they cost a few rows per day to
 // read and survive the deletion of the accounts they count. Each counter
-// is spread over 32 shards picked by the low bits of the user's id, so that
-// concurrent sign-ups do not wait for one another's row lock on a single
-// counter; the reports sum the shards.
+// is spread over 32 shards picked by the server process of the
+// connection, so that concurrent sign-ups do not wait for one another's
+// row lock on a single counter; the reports sum the shards.
 package postgres
 
 import (

@@ -111,7 +111,7 @@ func (s *ReapService) DeleteExpiredAnonymousUsers(ctx context.Context, cutoff ti
 	rows, err := tx.Query(ctx, `WITH d AS (
 	DELETE FROM users u WHERE u.id = ANY($1) AND `+stale+`
 	RETURNING u.id
-)`+deleteDependents("d")+`, `+addCounts("rc", `SELECT `+sqlDay("$3")+`, '`+foyer.MetricReaped+`', `+sqlRandomShard()+`, count(*)
+)`+deleteDependents("d")+`, `+addCounts("rc", `SELECT `+sqlDay("$3")+`, '`+foyer.MetricReaped+`', `+sqlShard+`, count(*)
 	FROM d HAVING count(*) > 0`)+recordDeleted("$1", "$4", "$5", "$3"), cand, ceilMs(cutoff), now, evs.ids(), evs.data())
 	if err != nil {
 		return nil, translate("reap users", err)

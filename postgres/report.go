@@ -38,17 +38,23 @@ var reportMetrics = map[string]bool{
 // years, so that a mistaken range cannot make it build millions of days.
 const maxReportDays = 3700
 
-// reportShards is how many rows each report counter is spread over.
-// Concurrent sign-ups add to the same counters; on one row each would
-// wait for the row lock of the one before until it commits, so they
-// would commit one at a time. A change picks its shard by the low bits
-// of the user's id, which count up from one sign-up to the next, so the
-// sign-ups in flight at once take different shards. With 16 clients
-// signing up (pgbench, PostgreSQL 15, 2 cores), one row gave a quarter
-// of the throughput without counters, 8 shards 60 %, and 32 shards as
-// much as without them; a report reads at most 32 rows per counter and
-// day.
-const reportShards = 32
+// sqlShard is the SQL expression of the shard a statement adds to. Each
+// report counter is spread over 32 rows, its shards, because concurrent
+// sign-ups add to the same counters: on one row each would wait for the
+// row lock of the one before until it commits, so they would commit one
+// at a time (with 16 clients signing up, pgbench, PostgreSQL 15, 2 cores,
+// at a quarter of the throughput without counters). The shard is the
+// server process id of the statement's connection modulo 32: a
+// connection runs one transaction at a time and process ids are
+// distinct, so the sign-ups in flight at once take different shards
+// unless two ids are equal modulo 32, which the ids of one pool's
+// connections, forked one after another, seldom are. Chosen at random or
+// by the low bits of the user's id (which start at random in each
+// millisecond), the shards of 16 concurrent sign-ups collided often
+// enough that the backends spent a quarter of their time waiting for a
+// counter's row lock; by process id, no measurable time. A report reads
+// at most 32 rows per counter and day.
+const sqlShard = `(pg_backend_pid() % 32)::smallint`
 
 // addCounts returns a data-modifying CTE, called name, that adds to the
 // report counters the rows of query, each (day, metric, shard, n). Every
@@ -75,24 +81,11 @@ func sqlMonth(t string) string {
 	return `date_trunc('month', ` + t + `::timestamptz AT TIME ZONE 'UTC')::date`
 }
 
-// sqlShard is the SQL expression of the shard of the user whose id is
-// the uuid expression id: its last byte's low bits, which count up from
-// one id to the next.
-func sqlShard(id string) string {
-	return `(get_byte(uuid_send(` + id + `), 15) % ` + strconv.Itoa(reportShards) + `)::smallint`
-}
-
-// sqlRandomShard is the SQL expression of a shard chosen at random, for
-// counts that are not about one user.
-func sqlRandomShard() string {
-	return `floor(random() * ` + strconv.Itoa(reportShards) + `)::smallint`
-}
-
 // countOne returns a CTE, called name, that adds one to metric on the UTC
 // day of the timestamptz parameter now for each row (at most one) of the
-// CTE src, whose id column is the user's id.
+// CTE src.
 func countOne(name, src, metric, now string) string {
-	return addCounts(name, `SELECT `+sqlDay(now)+`, '`+metric+`', `+sqlShard(src+`.id`)+`, 1 FROM `+src)
+	return addCounts(name, `SELECT `+sqlDay(now)+`, '`+metric+`', `+sqlShard+`, 1 FROM `+src)
 }
 
 // countCreated returns a CTE, called rc, that counts the user created by
@@ -103,7 +96,7 @@ func countCreated(anonymous bool, now string) string {
 	if anonymous {
 		created, active = foyer.MetricAnonymousCreated, foyer.MetricActiveAnonymous
 	}
-	return addCounts("rc", `SELECT c.day, c.metric, `+sqlShard("u.id")+`, 1
+	return addCounts("rc", `SELECT c.day, c.metric, `+sqlShard+`, 1
 	FROM u, (VALUES (`+sqlDay(now)+`, '`+created+`'), (`+sqlMonth(now)+`, '`+active+`')) AS c (day, metric)`)
 }
 

@@ -456,7 +456,7 @@ func (s *UserService) TouchUser(ctx context.Context, id string, now time.Time, g
 ), t AS (
 	UPDATE users SET last_seen_at = $2 WHERE id = $1 AND last_seen_at < $3 AND last_seen_at >= $4 RETURNING id
 ), `+addCounts("rc", `SELECT `+sqlDay("$4")+`, CASE WHEN nm.anonymous THEN '`+foyer.MetricActiveAnonymous+`' ELSE '`+
-		foyer.MetricActiveRegistered+`' END, `+sqlShard("nm.id")+`, 1 FROM nm`)+`
+		foyer.MetricActiveRegistered+`' END, `+sqlShard+`, 1 FROM nm`)+`
 SELECT EXISTS (SELECT 1 FROM users WHERE id = $1), EXISTS (SELECT 1 FROM nm) OR EXISTS (SELECT 1 FROM t)`,
 		uid, msTime(now), msTime(now.Add(-granularity)), utcMonth(now)).Scan(&found, &wrote)
 	if err != nil {

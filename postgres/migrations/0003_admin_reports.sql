@@ -35,9 +35,9 @@ CREATE INDEX admin_sessions_admin ON admin_sessions (admin_id);
 -- metrics use the first day of the month). Each change adds to its
 -- counter in the statement that makes it, so the counts outlive the
 -- accounts they describe. Every counter is spread over 32 shards, picked
--- by the low bits of the user's id, so that concurrent sign-ups update
--- different rows instead of queueing for the lock of one; a report sums
--- the shards. At most a few hundred rows per day: the primary key serves
+-- by the server process of the connection, so that concurrent sign-ups
+-- update different rows instead of queueing for the lock of one; a
+-- report sums the shards. At most a few hundred rows per day: the primary key serves
 -- every query.
 CREATE TABLE report_counts (
     day    date     NOT NULL,
