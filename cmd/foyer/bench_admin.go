@@ -394,14 +394,26 @@ func sqlitePlanVerdict(stmt string, lines []string) string {
 	return verdictIndex
 }
 
+// planRows reads the planner's estimate of the rows of a plan line.
+var planRows = regexp.MustCompile(`rows=(\d+)`)
+
 // postgresPlanVerdict says what a plan reads: a Seq Scan reads a whole
-// table, a Sort under the Limit every match.
+// table (named, with the planner's estimate of its matching rows, since
+// a scan of a table that is nearly empty, such as the pending conversions,
+// costs nothing), a Sort under the Limit every match.
 func postgresPlanVerdict(stmt string, lines []string) string {
+	var scans []string
 	for _, l := range lines {
 		if i := strings.Index(l, "Seq Scan on "); i >= 0 {
 			table, _, _ := strings.Cut(l[i+len("Seq Scan on "):], " ")
-			return verdictFull + " (Seq Scan on " + table + ")"
+			if m := planRows.FindStringSubmatch(l); m != nil {
+				table += ", rows=" + m[1]
+			}
+			scans = append(scans, "Seq Scan on "+table)
 		}
+	}
+	if len(scans) > 0 {
+		return verdictFull + " (" + strings.Join(scans, "; ") + ")"
 	}
 	if strings.Contains(stmt, "ORDER BY u.id LIMIT") {
 		if slices.ContainsFunc(lines, func(l string) bool { return strings.Contains(l, "Sort") }) {
