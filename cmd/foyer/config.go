@@ -84,8 +84,18 @@ type Config struct {
 	// own network.
 	WebhookAllowPrivate bool
 
+	// PagesDir overrides the hosted pages' templates and CSS file by file.
+	PagesDir string
+	// RedirectAllowlist is a comma-separated list of absolute URLs the
+	// hosted pages may redirect to after signing in (exact match).
+	RedirectAllowlist string
+	// MaxConcurrentHashes bounds how many argon2id password hashes run at
+	// once, which bounds their memory (64 MiB each).
+	MaxConcurrentHashes int
+
 	// Dev keeps outgoing mail in the development mailbox instead of
-	// sending it; it defaults to true when SMTPHost is empty.
+	// sending it; it defaults to true when SMTPHost is empty and the
+	// public URL is plain http on this machine.
 	Dev             bool
 	SMTPHost        string
 	SMTPPort        int
@@ -129,6 +139,7 @@ func DefaultConfig() Config {
 		AdminSessionTTL:     admin.DefaultSessionTTL,
 		BillingRule:         admin.BillingActive,
 		SigningAlgorithm:    "ES256",
+		MaxConcurrentHashes: 2,
 		AnonymousTTL:        365 * 24 * time.Hour,
 		AnonymousRenewAfter: 24 * time.Hour,
 		AnonymousRateLimit:  30,
@@ -242,6 +253,12 @@ func (c Config) Validate() error {
 			return fmt.Errorf("--mail-template-dir (FOYER_MAIL_TEMPLATE_DIR) %q is not a readable directory", c.MailTemplateDir)
 		}
 	}
+	if err := (foyerhttp.Config{PagesDir: c.PagesDir, RedirectAllowlist: c.redirectAllowlist()}).CheckPages(); err != nil {
+		return fmt.Errorf("--pages-dir (FOYER_PAGES_DIR) or --redirect-allowlist (FOYER_REDIRECT_ALLOWLIST): %v", err)
+	}
+	if c.MaxConcurrentHashes < 1 {
+		return fmt.Errorf("--max-concurrent-hashes (FOYER_MAX_CONCURRENT_HASHES) must be at least 1, got %d", c.MaxConcurrentHashes)
+	}
 	if !contains(logLevels, c.LogLevel) {
 		return fmt.Errorf("--log-level (FOYER_LOG_LEVEL) %q is not one of %s", c.LogLevel, strings.Join(logLevels, ", "))
 	}
@@ -270,6 +287,17 @@ func (c Config) publicURL(addr string) string {
 		return c.PublicURL
 	}
 	return "http://" + addr
+}
+
+// redirectAllowlist returns the entries of RedirectAllowlist.
+func (c Config) redirectAllowlist() []string {
+	var out []string
+	for _, u := range strings.Split(c.RedirectAllowlist, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			out = append(out, u)
+		}
+	}
+	return out
 }
 
 // localOnly reports whether the public URL (or, without one, the listen
@@ -477,7 +505,7 @@ func registerFlags(fs *flag.FlagSet, c *Config, groups int) {
 		fs.BoolVar(&c.WebhookAllowPrivate, "webhook-allow-private", c.WebhookAllowPrivate, "allow webhook endpoints on loopback and private addresses; for development only, never in production")
 	}
 	if groups&groupMail != 0 {
-		fs.BoolVar(&c.Dev, "dev", c.Dev, "development mode: keep mail in the development mailbox instead of sending it (default true when --smtp-host is empty)")
+		fs.BoolVar(&c.Dev, "dev", c.Dev, "development mode: keep mail in the development mailbox instead of sending it (default true when --smtp-host is empty and the public URL is plain http on this machine)")
 		fs.StringVar(&c.SMTPHost, "smtp-host", c.SMTPHost, "SMTP server host")
 		fs.IntVar(&c.SMTPPort, "smtp-port", c.SMTPPort, "SMTP server port (default 587 for starttls, 465 for tls, 25 for none)")
 		fs.StringVar(&c.SMTPUsername, "smtp-username", c.SMTPUsername, "SMTP user name (PLAIN authentication)")
@@ -485,6 +513,9 @@ func registerFlags(fs *flag.FlagSet, c *Config, groups int) {
 		fs.StringVar(&c.SMTPTLS, "smtp-tls", c.SMTPTLS, "SMTP connection security: starttls, tls or none")
 		fs.StringVar(&c.MailFrom, "mail-from", c.MailFrom, "From: address of outgoing mail")
 		fs.StringVar(&c.MailTemplateDir, "mail-template-dir", c.MailTemplateDir, "directory of mail templates overriding the embedded ones")
+		fs.StringVar(&c.PagesDir, "pages-dir", c.PagesDir, "directory of hosted page templates and CSS overriding the embedded ones")
+		fs.StringVar(&c.RedirectAllowlist, "redirect-allowlist", c.RedirectAllowlist, "comma-separated absolute URLs the hosted pages may redirect to after sign-in")
+		fs.IntVar(&c.MaxConcurrentHashes, "max-concurrent-hashes", c.MaxConcurrentHashes, "how many argon2id password hashes may run at once (64 MiB each)")
 	}
 }
 

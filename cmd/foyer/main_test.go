@@ -89,6 +89,9 @@ func TestConfigValidate(t *testing.T) {
 		{"ErrSMTPAuthClearText", func(c *Config) { c.SMTPTLS, c.SMTPUsername, c.SMTPPassword = "none", "u", "p" }, "a password is never sent with --smtp-tls none"},
 		{"ErrMailFrom", func(c *Config) { c.MailFrom = "Foyer" }, `--mail-from (FOYER_MAIL_FROM) "Foyer" is not an address`},
 		{"ErrMailTemplateDir", func(c *Config) { c.MailTemplateDir = "/nonexistent/templates" }, `--mail-template-dir (FOYER_MAIL_TEMPLATE_DIR) "/nonexistent/templates" is not a readable directory`},
+		{"ErrRedirectAllowlist", func(c *Config) { c.RedirectAllowlist = "https://app.example.com, javascript:alert(1)" }, "--redirect-allowlist (FOYER_REDIRECT_ALLOWLIST)"},
+		{"ErrPagesDir", func(c *Config) { c.PagesDir = "/nonexistent/pages" }, "--pages-dir (FOYER_PAGES_DIR)"},
+		{"ErrMaxConcurrentHashes", func(c *Config) { c.MaxConcurrentHashes = 0 }, "--max-concurrent-hashes (FOYER_MAX_CONCURRENT_HASHES) must be at least 1"},
 		{"ErrLogLevel", func(c *Config) { c.LogLevel = "verbose" }, `--log-level (FOYER_LOG_LEVEL) "verbose" is not one of debug, info, warn, error`},
 	}
 	for _, tt := range tests {

@@ -313,6 +313,9 @@ func httpConfig(c Config, publicURL *url.URL, audience string) foyerhttp.Config 
 		ResetTTL:            c.ResetTTL,
 		MergePolicy:         c.MergePolicy,
 		DevMode:             c.Dev,
+		PagesDir:            c.PagesDir,
+		RedirectAllowlist:   c.redirectAllowlist(),
+		MaxConcurrentHashes: c.MaxConcurrentHashes,
 	}
 }
 
