@@ -219,8 +219,14 @@ func findUsers(ctx context.Context, q querier, f foyer.UserFilter) ([]*foyer.Use
 		where []string
 		args  []any
 	)
+	// Pages are in id order and small, so walking the primary key and
+	// stopping after limit matches is the fast plan. The unary + keeps
+	// SQLite from choosing users_anonymous_last_seen instead for the
+	// anonymous and inactive_since filters, which would read and sort
+	// every match before taking the first few (seconds with a million
+	// users). The reaper has its own statement that does use that index.
 	if f.Anonymous != nil {
-		where, args = append(where, "u.anonymous = ?"), append(args, *f.Anonymous)
+		where, args = append(where, "+u.anonymous = ?"), append(args, *f.Anonymous)
 	}
 	if f.Email != nil {
 		if err := checkText(*f.Email); err != nil {
@@ -235,12 +241,7 @@ func findUsers(ctx context.Context, q querier, f foyer.UserFilter) ([]*foyer.Use
 		where, args = append(where, "u.id < ?"), append(args, idFloor(ceilMs(*f.CreatedBefore)))
 	}
 	if f.InactiveSince != nil {
-		if f.Anonymous == nil {
-			// Spelling out both values lets users_anonymous_last_seen
-			// serve the range.
-			where = append(where, "u.anonymous IN (0, 1)")
-		}
-		where, args = append(where, "u.last_seen_at < ?"), append(args, ceilMs(*f.InactiveSince))
+		where, args = append(where, "+u.last_seen_at < ?"), append(args, ceilMs(*f.InactiveSince))
 	}
 	if f.After != "" {
 		after, ok := parseID(f.After)
