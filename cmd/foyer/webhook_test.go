@@ -227,6 +227,16 @@ func testWebhooks(t *testing.T, env ...string) {
 		waitFor(t, "the delivery about "+id+" after the restart", func() bool { return len(rc.acceptedFor(id)) > 0 })
 	}
 	rc.check(t)
+	// The receiver has the requests; Foyer records each success right
+	// after the answer reaches it.
+	waitFor(t, "every delivery recorded as succeeded", func() bool {
+		for _, d := range listDeliveries(t, p2.url, key, "webhook_id="+wh.ID) {
+			if d.Status != "succeeded" {
+				return false
+			}
+		}
+		return true
+	})
 	done := listDeliveries(t, p2.url, key, "webhook_id="+wh.ID)
 	if len(done) != len(ids)+1 {
 		t.Fatalf("GET /v1/deliveries lists %d deliveries, want %d: %+v", len(done), len(ids)+1, done)
