@@ -19,10 +19,8 @@ package sqlite
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
 	"embed"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -90,10 +88,8 @@ type DB struct {
 	commits  atomic.Int64
 	cpExited chan struct{}
 
-	// idMu guards the state of newID.
-	idMu   sync.Mutex
-	lastMs int64
-	lastID uuid.UUID
+	// ids generates the ids of new rows.
+	ids foyer.IDs
 }
 
 // NewDB returns a DB for the SQLite file at path. Call Open to use it.
@@ -666,57 +662,12 @@ type querier interface {
 	queryRow(ctx context.Context, q string, args ...any) *sql.Row
 }
 
-// newID returns a UUIDv7 whose timestamp is now's millisecond, so that the
-// id order is the creation order and a creation-time range is an id range.
-// Within one millisecond the ids count up from a random start (RFC 9562
-// §6.2, method 3), so they stay ordered even when the clock stands still;
-// only a clock that goes backwards produces ids out of order, and they are
-// still unique.
-func (db *DB) newID(now time.Time) uuid.UUID {
-	ms := now.UnixMilli()
-	db.idMu.Lock()
-	defer db.idMu.Unlock()
-	var id uuid.UUID
-	if ms == db.lastMs {
-		id = db.lastID
-		// The 62 bits after the variant count up; they started below
-		// 2^61, so they cannot overflow within one millisecond.
-		v := binary.BigEndian.Uint64(id[8:]) & (1<<62 - 1)
-		binary.BigEndian.PutUint64(id[8:], v+1)
-	} else {
-		rand.Read(id[6:])
-		id[8] &= 0x1f // start the counter below 2^61
-	}
-	id[0] = byte(ms >> 40)
-	id[1] = byte(ms >> 32)
-	id[2] = byte(ms >> 24)
-	id[3] = byte(ms >> 16)
-	id[4] = byte(ms >> 8)
-	id[5] = byte(ms)
-	id[6] = 0x70 | id[6]&0x0f // version 7
-	id[8] = 0x80 | id[8]&0x3f // RFC 9562 variant
-	db.lastMs, db.lastID = ms, id
-	return id
-}
+// newID returns a new UUIDv7 for the millisecond of now (see foyer.IDs).
+func (db *DB) newID(now time.Time) uuid.UUID { return uuid.UUID(db.ids.New(now)) }
 
-// maxIDMs is the last millisecond a UUIDv7 can name: its timestamp has 48
-// bits.
-const maxIDMs = 1<<48 - 1
-
-// idFloor returns the smallest UUIDv7 of the millisecond ms: every id
-// created at ms or later sorts at or after it. A time before 1970 is
-// clamped to the smallest id and one past the year 10889 to the last
-// millisecond, so that a range never wraps around: a negative ms must not
-// become a far future through its two's-complement bytes.
+// idFloor returns foyer.IDFloor(ms) as the BLOB the id columns hold.
 func idFloor(ms int64) []byte {
-	ms = min(max(ms, 0), maxIDMs)
-	var id [16]byte
-	id[0] = byte(ms >> 40)
-	id[1] = byte(ms >> 32)
-	id[2] = byte(ms >> 24)
-	id[3] = byte(ms >> 16)
-	id[4] = byte(ms >> 8)
-	id[5] = byte(ms)
+	id := foyer.IDFloor(ms)
 	return id[:]
 }
 
