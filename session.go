@@ -18,6 +18,18 @@ type Session struct {
 	ExpiresAt   time.Time `json:"expires_at"`
 	UserAgent   string    `json:"user_agent,omitempty"`
 	IP          string    `json:"ip,omitempty"`
+
+	// AppID is the app the session was signed in to through OpenID
+	// Connect, or "" for Foyer's own sign-in (POST /v1/login and the
+	// hosted pages). A refresh token only rotates for its own app.
+	AppID string `json:"app_id,omitempty"`
+	// Scopes are the scopes granted to that app.
+	Scopes []string `json:"scopes,omitempty"`
+	// AuthTime is when the person last proved who they are for this
+	// session: its creation for Foyer's own sign-in, the sign-in that
+	// completed the authorization request for an app. Zero means
+	// CreatedAt.
+	AuthTime time.Time `json:"auth_time"`
 }
 
 // Expired reports whether s has expired at now.
@@ -38,10 +50,20 @@ type SessionService interface {
 	FindSessionUser(ctx context.Context, userID, sessionID string) (*User, error)
 
 	// RotateSession replaces the refresh token whose hash is oldHash with
-	// newHash. If oldHash is the session's previous (already rotated)
-	// token, that is reuse: the session is deleted and EUnauthorized is
-	// returned. Unknown or expired tokens give EUnauthorized.
-	RotateSession(ctx context.Context, oldHash, newHash []byte) (*Session, *User, error)
+	// newHash, for a session of appID ("" for Foyer's own sessions). If
+	// oldHash is the session's previous (already rotated) token, that is
+	// reuse: the session is deleted and EUnauthorized is returned.
+	// Unknown or expired tokens, and tokens of another app's session,
+	// give EUnauthorized and change nothing.
+	RotateSession(ctx context.Context, appID string, oldHash, newHash []byte) (*Session, *User, error)
+
+	// FindSessionByRefresh returns the live session whose current refresh
+	// token hash is hash, without rotating it. Returns EUnauthorized.
+	FindSessionByRefresh(ctx context.Context, hash []byte) (*Session, error)
+
+	// DeleteAppSessions ends every session of userID signed in through
+	// appID, and returns how many it ended.
+	DeleteAppSessions(ctx context.Context, userID, appID string) (int, error)
 
 	// FindSessions returns the live sessions of a user, newest first.
 	FindSessions(ctx context.Context, userID string) ([]*Session, error)
