@@ -138,31 +138,31 @@ func checkKeyType(alg jose.SignatureAlgorithm, pub crypto.PublicKey) error {
 
 // openSigner decrypts sk's private key, checks that it is the private half
 // of key, and returns a signer that writes alg, kid and typ "JWT".
-func (k *Keyring) openSigner(sk *foyer.SigningKey, key *verifyKey) (jose.Signer, error) {
+func (k *Keyring) openSigner(sk *foyer.SigningKey, key *verifyKey) (jose.Signer, crypto.Signer, error) {
 	der, err := open(k.cfg.EncryptionKey, sk.ID, sk.PrivateKey)
 	if err != nil {
-		return nil, fmt.Errorf("token: cannot decrypt the private key of signing key %q: the encryption key is wrong or the stored key is damaged: %w", sk.ID, err)
+		return nil, nil, fmt.Errorf("token: cannot decrypt the private key of signing key %q: the encryption key is wrong or the stored key is damaged: %w", sk.ID, err)
 	}
 	defer clear(der)
 	parsed, err := x509.ParsePKCS8PrivateKey(der)
 	if err != nil {
-		return nil, fmt.Errorf("token: signing key %q: decode private key: %w", sk.ID, err)
+		return nil, nil, fmt.Errorf("token: signing key %q: decode private key: %w", sk.ID, err)
 	}
 	priv, ok := parsed.(crypto.Signer)
 	if !ok {
-		return nil, fmt.Errorf("token: signing key %q: private key of type %T cannot sign", sk.ID, parsed)
+		return nil, nil, fmt.Errorf("token: signing key %q: private key of type %T cannot sign", sk.ID, parsed)
 	}
 	if pub, ok := priv.Public().(interface{ Equal(crypto.PublicKey) bool }); !ok || !pub.Equal(key.public) {
-		return nil, fmt.Errorf("token: signing key %q: private key does not match its public key", sk.ID)
+		return nil, nil, fmt.Errorf("token: signing key %q: private key does not match its public key", sk.ID)
 	}
 	signer, err := jose.NewSigner(
 		jose.SigningKey{Algorithm: key.alg, Key: jose.JSONWebKey{Key: priv, KeyID: sk.ID}},
 		(&jose.SignerOptions{}).WithType("JWT"),
 	)
 	if err != nil {
-		return nil, fmt.Errorf("token: signing key %q: %w", sk.ID, err)
+		return nil, nil, fmt.Errorf("token: signing key %q: %w", sk.ID, err)
 	}
-	return signer, nil
+	return signer, priv, nil
 }
 
 // seal encrypts plaintext with AES-256-GCM under key, binding it to kid so

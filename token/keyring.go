@@ -109,6 +109,7 @@ type keySet struct {
 	byID    map[string]*verifyKey
 	signing *verifyKey
 	signer  jose.Signer
+	private crypto.Signer // the private half of signing
 }
 
 // verifyKey is the public half of a stored key, ready to verify.
@@ -298,8 +299,8 @@ func (k *Keyring) buildSet(stored []*foyer.SigningKey) (*keySet, error) {
 		if set.signing == nil && sk.RetiredAt == nil {
 			set.signing = key
 			if prev != nil && prev.signing.info.ID == sk.ID {
-				set.signer = prev.signer
-			} else if set.signer, err = k.openSigner(sk, key); err != nil {
+				set.signer, set.private = prev.signer, prev.private
+			} else if set.signer, set.private, err = k.openSigner(sk, key); err != nil {
 				return nil, err
 			}
 		}
@@ -353,6 +354,36 @@ func (k *Keyring) JWKS() []byte {
 	c.body = b.Bytes()
 	k.jwks.Store(c)
 	return bytes.Clone(c.body)
+}
+
+// SigningKey returns the current signing key, private half included, as
+// a JWK with its key id and algorithm. It is for a signer in the same
+// process that must produce tokens in a format of its own (the OpenID
+// Connect provider's ID tokens); everything else signs with Sign. Tokens
+// it signs verify against JWKS like any other.
+func (k *Keyring) SigningKey() (jose.JSONWebKey, error) {
+	set := k.set.Load()
+	if set == nil {
+		return jose.JSONWebKey{}, k.notLoaded()
+	}
+	return jose.JSONWebKey{Key: set.private, KeyID: set.signing.info.ID, Algorithm: string(set.signing.alg), Use: "sig"}, nil
+}
+
+// PublicKeys returns the public keys that still verify, newest first,
+// each with its key id, algorithm and use: the keys of JWKS.
+func (k *Keyring) PublicKeys() []jose.JSONWebKey {
+	set := k.set.Load()
+	if set == nil {
+		return nil
+	}
+	now := k.cfg.Now()
+	keys := make([]jose.JSONWebKey, 0, len(set.keys))
+	for _, key := range set.keys {
+		if key.live(now) {
+			keys = append(keys, jose.JSONWebKey{Key: key.public, KeyID: key.info.ID, Algorithm: string(key.alg), Use: "sig"})
+		}
+	}
+	return keys
 }
 
 // Keys describes the keys that still verify, newest first; the first is
