@@ -200,7 +200,7 @@ func (s *Server) refreshToken(w http.ResponseWriter, r *http.Request) error {
 	}
 	now := s.now()
 	refresh, hash := newSecret()
-	sess, u, err := s.deps.Sessions.RotateSession(r.Context(), hashSecret(in.RefreshToken), hash)
+	sess, u, err := s.deps.Sessions.RotateSession(r.Context(), "", hashSecret(in.RefreshToken), hash)
 	if err != nil {
 		return err
 	}

@@ -274,13 +274,13 @@ func convertUser(ctx context.Context, db *DB, q querier, u *foyer.User, xmin uin
 		}
 		evs = append(evs, ns.ev)
 		sessions = `, s AS (
-	INSERT INTO sessions (id, user_id, refresh_hash, created_at, last_used_at, expires_at, user_agent, ip)
-	SELECT $9, u.id, $10, $5, $5, $11, $12, $13 FROM u
+	INSERT INTO sessions (id, user_id, refresh_hash, created_at, last_used_at, expires_at, user_agent, ip, app_id, scopes, auth_time)
+	SELECT $9, u.id, $10, $5, $5, $11, $12, $13, $14, $15, $16 FROM u
 )`
 	}
 	args = append(args, evs.ids(), evs.types(), evs.data())
 	if ns != nil {
-		args = append(args, ns.id, ns.s.RefreshHash, ns.s.ExpiresAt, nullString(ns.s.UserAgent), nullString(ns.s.IP))
+		args = append(args, ns.id, ns.s.RefreshHash, ns.s.ExpiresAt, nullString(ns.s.UserAgent), nullString(ns.s.IP), ns.app, ns.scopes, ns.authTime)
 	}
 	tag, err := q.Exec(ctx, `WITH u AS (
 	UPDATE users SET anonymous = false, email = $3, email_verified = true, password_hash = $4,
@@ -297,6 +297,9 @@ SELECT e.id, e.type, u.id, $5, e.data FROM u, unnest($6::uuid[], $7::text[], $8:
 	if err != nil {
 		if isUnique(err, "users_email") {
 			return false, nil, &foyer.Error{Code: foyer.EIdentifierTaken, Message: "Another account already uses this address.", Err: err}
+		}
+		if sessionAppMissing(err) {
+			return false, nil, errAppNotFound()
 		}
 		return false, nil, translate("convert user", err)
 	}

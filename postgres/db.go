@@ -382,8 +382,9 @@ func parseID(s string) (uuid.UUID, bool) {
 
 // SQLSTATE codes this package translates.
 const (
-	codeUniqueViolation = "23505"
-	codeInvalidText     = "22P02"
+	codeUniqueViolation     = "23505"
+	codeForeignKeyViolation = "23503"
+	codeInvalidText         = "22P02"
 	// Text with a NUL character or invalid UTF-8 (character_not_in_repertoire),
 	// or a \u0000 a JSON document turns into text (untranslatable_character).
 	codeCharacterNotInRepertoire = "22021"

@@ -47,8 +47,7 @@ func (s *ExportService) ExportUser(ctx context.Context, id string) (*foyer.Expor
 	b := &pgx.Batch{}
 	b.BeginTx(pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	b.Queue(`SELECT `+userColumns+` FROM `+userFrom+` WHERE u.id = $1`, uid)
-	b.Queue(`SELECT s.id, s.user_id, s.created_at, s.last_used_at, s.expires_at, s.user_agent, s.ip
-FROM sessions s WHERE s.user_id = $1 ORDER BY s.id`, uid)
+	b.Queue(`SELECT `+sessionColumns+` FROM sessions s WHERE s.user_id = $1 ORDER BY s.id`, uid)
 	b.Queue(`SELECT email, created_at, expires_at FROM conversions WHERE user_id = $1`, uid)
 	b.Queue(`SELECT id, type, user_id, created_at, data FROM events WHERE user_id = ANY (`+exportedIDs+`) ORDER BY id`, uid)
 	b.Queue(`SELECT `+deliveryColumns+` FROM deliveries d WHERE d.user_id = ANY (`+exportedIDs+`) ORDER BY d.id`, uid)
@@ -68,20 +67,12 @@ FROM sessions s WHERE s.user_id = $1 ORDER BY s.id`, uid)
 			return err
 		}
 		if x.Sessions, err = collect(br, func(row pgx.Row) (*foyer.Session, error) {
-			var (
-				sess      foyer.Session
-				agent, ip *string
-			)
-			if err := row.Scan(&sess.ID, &sess.UserID, &sess.CreatedAt, &sess.LastUsedAt, &sess.ExpiresAt, &agent, &ip); err != nil {
+			sess, err := scanSession(row)
+			if err != nil {
 				return nil, err
 			}
-			if agent != nil {
-				sess.UserAgent = *agent
-			}
-			if ip != nil {
-				sess.IP = *ip
-			}
-			return &sess, nil
+			sess.RefreshHash = nil
+			return sess, nil
 		}); err != nil {
 			return err
 		}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/foyerhq/foyer"
 )
@@ -21,16 +22,17 @@ type SessionService struct {
 // NewSessionService returns a SessionService on db.
 func NewSessionService(db *DB) *SessionService { return &SessionService{db: db} }
 
-const sessionColumns = `s.id, s.user_id, s.refresh_hash, s.created_at, s.last_used_at, s.expires_at, s.user_agent, s.ip`
+const sessionColumns = `s.id, s.user_id, s.refresh_hash, s.created_at, s.last_used_at, s.expires_at, s.user_agent, s.ip, s.app_id, s.scopes, s.auth_time`
 
 // scanSession reads one row of sessionColumns, followed by the columns
 // that extra receives.
 func scanSession(row pgx.Row, extra ...any) (*foyer.Session, error) {
 	var (
-		s         foyer.Session
-		agent, ip *string
+		s                foyer.Session
+		agent, ip, appID *string
+		authTime         *time.Time
 	)
-	dest := []any{&s.ID, &s.UserID, &s.RefreshHash, &s.CreatedAt, &s.LastUsedAt, &s.ExpiresAt, &agent, &ip}
+	dest := []any{&s.ID, &s.UserID, &s.RefreshHash, &s.CreatedAt, &s.LastUsedAt, &s.ExpiresAt, &agent, &ip, &appID, &s.Scopes, &authTime}
 	if err := row.Scan(append(dest, extra...)...); err != nil {
 		return nil, err
 	}
@@ -40,7 +42,38 @@ func scanSession(row pgx.Row, extra ...any) (*foyer.Session, error) {
 	if ip != nil {
 		s.IP = *ip
 	}
+	if appID != nil {
+		s.AppID = *appID
+	}
+	if len(s.Scopes) == 0 {
+		s.Scopes = nil
+	}
+	s.AuthTime = s.CreatedAt
+	if authTime != nil {
+		s.AuthTime = *authTime
+	}
 	return &s, nil
+}
+
+// sessionApp is the app_id of Foyer's own sessions (NULL) when appID is
+// "", or the id of appID. ok is false if appID names no app.
+func sessionApp(appID string) (id *uuid.UUID, ok bool) {
+	if appID == "" {
+		return nil, true
+	}
+	aid, ok := parseID(appID)
+	if !ok {
+		return nil, false
+	}
+	return &aid, true
+}
+
+// sessionAppMissing reports whether err is the refusal of a session whose
+// app does not exist (or was deleted meanwhile), which the app's foreign
+// key gives.
+func sessionAppMissing(err error) bool {
+	e, ok := errors.AsType[*pgconn.PgError](err)
+	return ok && e.Code == codeForeignKeyViolation && e.ConstraintName == "sessions_app_id_fkey"
 }
 
 func errSessionInvalid() error {
@@ -55,7 +88,9 @@ func errSessionInvalid() error {
 // reset either sees the new session and deletes it, or changes the row
 // first, and then this login is retried against the new epoch. Returns
 // ENotFound, EConflict if the user is anonymous or the refresh hash is in
-// use, or EInvalid without a refresh hash.
+// use, or EInvalid without a refresh hash. A session of an app that does
+// not exist gives ENotFound: the app's foreign key refuses it, and holds
+// the app's row until the session commits.
 func (s *SessionService) CreateSession(ctx context.Context, sess *foyer.Session) (*foyer.User, error) {
 	uid, ok := parseID(sess.UserID)
 	if !ok {
@@ -81,13 +116,16 @@ func (s *SessionService) CreateSession(ctx context.Context, sess *foyer.Session)
 		tag, err := q.Exec(ctx, `WITH u AS (
 	SELECT id FROM users WHERE id = $1 AND xmin = $2 AND NOT anonymous FOR SHARE
 ), s AS (
-	INSERT INTO sessions (id, user_id, refresh_hash, created_at, last_used_at, expires_at, user_agent, ip)
-	SELECT $3, u.id, $4, $5, $5, $6, $7, $8 FROM u
+	INSERT INTO sessions (id, user_id, refresh_hash, created_at, last_used_at, expires_at, user_agent, ip, app_id, scopes, auth_time)
+	SELECT $3, u.id, $4, $5, $5, $6, $7, $8, $12, $13, $14 FROM u
 )
 INSERT INTO events (id, type, user_id, created_at, data) SELECT $9, $10, u.id, $5, $11 FROM u`,
 			uid, xmin, ns.id, ns.s.RefreshHash, now, ns.s.ExpiresAt, nullString(ns.s.UserAgent), nullString(ns.s.IP),
-			ns.ev.id, ns.ev.typ, ns.ev.data)
+			ns.ev.id, ns.ev.typ, ns.ev.data, ns.app, ns.scopes, ns.authTime)
 		if err != nil {
+			if sessionAppMissing(err) {
+				return false, errAppNotFound()
+			}
 			return false, translate("create session", err)
 		}
 		if tag.RowsAffected() == 0 {
@@ -108,6 +146,9 @@ func checkSession(sess *foyer.Session) error {
 	if len(sess.RefreshHash) == 0 {
 		return foyer.Errorf(foyer.EInvalid, "A session needs a refresh token.")
 	}
+	if _, ok := sessionApp(sess.AppID); !ok {
+		return errAppNotFound()
+	}
 	return nil
 }
 
@@ -119,6 +160,11 @@ type newSession struct {
 	// cleaned user agent and address set.
 	s  foyer.Session
 	ev event
+	// app, scopes and authTime are the values of the app_id, scopes and
+	// auth_time columns: NULL for Foyer's own sessions.
+	app      *uuid.UUID
+	scopes   []string
+	authTime *time.Time
 }
 
 // newSession prepares sess to be stored at now for the registered user
@@ -134,6 +180,17 @@ func (db *DB) newSession(now time.Time, u *foyer.User, sess *foyer.Session) (*ne
 	ns.s.CreatedAt, ns.s.LastUsedAt = now, now
 	ns.s.ExpiresAt = msTime(sess.ExpiresAt)
 	ns.s.UserAgent, ns.s.IP = foyer.CleanText(sess.UserAgent), foyer.CleanText(sess.IP)
+	ns.app, _ = sessionApp(sess.AppID)
+	if len(sess.Scopes) > 0 {
+		ns.scopes = sess.Scopes
+	} else {
+		ns.s.Scopes = nil
+	}
+	ns.s.AuthTime = now
+	if !sess.AuthTime.IsZero() {
+		ns.s.AuthTime = msTime(sess.AuthTime)
+		ns.authTime = &ns.s.AuthTime
+	}
 	return ns, nil
 }
 
@@ -157,27 +214,29 @@ WHERE s.id = $1 AND s.user_id = $2 AND s.expires_at > $3`, sid, uid, s.db.now())
 	return u, nil
 }
 
-// RotateSession replaces the refresh token oldHash of a live session with
-// newHash and keeps oldHash as the previous one, and returns the session
-// with its user, in one statement. Presenting a previous token again is
-// reuse: the session is deleted (and stays deleted) and EUnauthorized is
-// returned. Unknown or expired tokens give EUnauthorized; a newHash
-// already in use gives EConflict.
-func (s *SessionService) RotateSession(ctx context.Context, oldHash, newHash []byte) (*foyer.Session, *foyer.User, error) {
-	if len(oldHash) == 0 || len(newHash) == 0 {
+// RotateSession replaces the refresh token oldHash of a live session of
+// appID ("" for Foyer's own sessions) with newHash and keeps oldHash as
+// the previous one, and returns the session with its user, in one
+// statement. Presenting a previous token again is reuse: the session is
+// deleted (and stays deleted) and EUnauthorized is returned. Unknown or
+// expired tokens, and tokens of another app's session, give EUnauthorized
+// and change nothing; a newHash already in use gives EConflict.
+func (s *SessionService) RotateSession(ctx context.Context, appID string, oldHash, newHash []byte) (*foyer.Session, *foyer.User, error) {
+	app, ok := sessionApp(appID)
+	if len(oldHash) == 0 || len(newHash) == 0 || !ok {
 		return nil, nil, errSessionInvalid()
 	}
 	now := s.db.now()
 	var ur userRow
 	sess, err := scanSession(s.db.pool.QueryRow(ctx, `WITH s AS (
 	UPDATE sessions SET previous_refresh_hash = refresh_hash, refresh_hash = $2, last_used_at = $3
-	WHERE refresh_hash = $1 AND expires_at > $3
+	WHERE refresh_hash = $1 AND expires_at > $3 AND app_id IS NOT DISTINCT FROM $4::uuid
 	RETURNING *
 )
-SELECT `+sessionColumns+`, `+userColumns+` FROM s JOIN `+userFrom+` ON u.id = s.user_id`, oldHash, newHash, now),
+SELECT `+sessionColumns+`, `+userColumns+` FROM s JOIN `+userFrom+` ON u.id = s.user_id`, oldHash, newHash, now, app),
 		ur.dest()...)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, nil, s.detectReuse(ctx, oldHash)
+		return nil, nil, s.detectReuse(ctx, app, oldHash)
 	}
 	if err != nil {
 		return nil, nil, translate("rotate session", err)
@@ -185,10 +244,11 @@ SELECT `+sessionColumns+`, `+userColumns+` FROM s JOIN `+userFrom+` ON u.id = s.
 	return sess, ur.user(), nil
 }
 
-// detectReuse deletes the session whose previous refresh token is hash, if
-// any, and returns EUnauthorized either way.
-func (s *SessionService) detectReuse(ctx context.Context, hash []byte) error {
-	tag, err := s.db.pool.Exec(ctx, `DELETE FROM sessions WHERE previous_refresh_hash = $1`, hash)
+// detectReuse deletes the session of app (nil for Foyer's own) whose
+// previous refresh token is hash, if any, and returns EUnauthorized either
+// way.
+func (s *SessionService) detectReuse(ctx context.Context, app *uuid.UUID, hash []byte) error {
+	tag, err := s.db.pool.Exec(ctx, `DELETE FROM sessions WHERE previous_refresh_hash = $1 AND app_id IS NOT DISTINCT FROM $2::uuid`, hash, app)
 	if err != nil {
 		return translate("revoke reused session", err)
 	}
@@ -196,6 +256,38 @@ func (s *SessionService) detectReuse(ctx context.Context, hash []byte) error {
 		return foyer.Errorf(foyer.EUnauthorized, "The refresh token was used before; the session is revoked.")
 	}
 	return errSessionInvalid()
+}
+
+// FindSessionByRefresh returns the live session whose current refresh
+// token hash is hash, without rotating it. Returns EUnauthorized.
+func (s *SessionService) FindSessionByRefresh(ctx context.Context, hash []byte) (*foyer.Session, error) {
+	if len(hash) == 0 {
+		return nil, errSessionInvalid()
+	}
+	sess, err := scanSession(s.db.pool.QueryRow(ctx, `SELECT `+sessionColumns+` FROM sessions s WHERE s.refresh_hash = $1 AND s.expires_at > $2`,
+		hash, s.db.now()))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, errSessionInvalid()
+	}
+	if err != nil {
+		return nil, translate("find session", err)
+	}
+	return sess, nil
+}
+
+// DeleteAppSessions ends every session of userID signed in through appID,
+// and returns how many it ended.
+func (s *SessionService) DeleteAppSessions(ctx context.Context, userID, appID string) (int, error) {
+	uid, ok1 := parseID(userID)
+	aid, ok2 := parseID(appID)
+	if !ok1 || !ok2 {
+		return 0, nil
+	}
+	tag, err := s.db.pool.Exec(ctx, `DELETE FROM sessions WHERE app_id = $1 AND user_id = $2`, aid, uid)
+	if err != nil {
+		return 0, translate("delete app sessions", err)
+	}
+	return int(tag.RowsAffected()), nil
 }
 
 // FindSessions returns the live sessions of a user, newest first.

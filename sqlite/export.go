@@ -126,28 +126,22 @@ func (s *ExportService) ExportUser(ctx context.Context, id string) (*foyer.Expor
 	return x, nil
 }
 
+// exportSessions returns every stored session of the user, expired ones
+// too, without its refresh token hash.
 func exportSessions(ctx context.Context, q querier, uid uuid.UUID) ([]*foyer.Session, error) {
-	rows, err := q.query(ctx, `SELECT s.id, s.user_id, s.created_at, s.last_used_at, s.expires_at, s.user_agent, s.ip
-FROM sessions s WHERE s.user_id = ? ORDER BY s.id`, uid[:])
+	rows, err := q.query(ctx, `SELECT `+sessionColumns+` FROM sessions s WHERE s.user_id = ? ORDER BY s.id`, uid[:])
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	out := []*foyer.Session{}
 	for rows.Next() {
-		var (
-			sess                   foyer.Session
-			id, userID             []byte
-			created, used, expires int64
-			agent, ip              sql.NullString
-		)
-		if err := rows.Scan(&id, &userID, &created, &used, &expires, &agent, &ip); err != nil {
+		sess, err := scanSession(rows)
+		if err != nil {
 			return nil, translate("export sessions", err)
 		}
-		sess.ID, sess.UserID = idString(id), idString(userID)
-		sess.CreatedAt, sess.LastUsedAt, sess.ExpiresAt = msTime(created), msTime(used), msTime(expires)
-		sess.UserAgent, sess.IP = agent.String, ip.String
-		out = append(out, &sess)
+		sess.RefreshHash = nil
+		out = append(out, sess)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, translate("export sessions", err)

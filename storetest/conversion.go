@@ -239,7 +239,7 @@ func testCompleteConversion(t *testing.T, open Opener) {
 			t.Fatalf("stored (-returned +stored):\n%s", diff)
 		}
 		want := &foyer.Session{ID: sess.ID, UserID: u.ID, RefreshHash: refresh, CreatedAt: c.Now(), LastUsedAt: c.Now(),
-			ExpiresAt: c.Now().Add(24 * time.Hour), UserAgent: "agent\uFFFDx", IP: "192.0.2.1"}
+			ExpiresAt: c.Now().Add(24 * time.Hour), UserAgent: "agent\uFFFDx", IP: "192.0.2.1", AuthTime: c.Now()}
 		if sess.ID == "" {
 			t.Fatal("no session id was set")
 		}

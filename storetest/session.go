@@ -141,7 +141,7 @@ func testRotateSession(t *testing.T, open Opener) {
 		sess := createSession(t, s, c, u.ID, time.Hour)
 		c.Advance(time.Minute)
 		_, next := newToken(t)
-		got, gu, err := s.Sessions.RotateSession(t.Context(), sess.RefreshHash, next)
+		got, gu, err := s.Sessions.RotateSession(t.Context(), "", sess.RefreshHash, next)
 		ok(t, err)
 		want := *sess
 		want.RefreshHash = next
@@ -159,7 +159,7 @@ func testRotateSession(t *testing.T, open Opener) {
 		}
 		// The new token rotates again.
 		_, third := newToken(t)
-		got, _, err = s.Sessions.RotateSession(t.Context(), next, third)
+		got, _, err = s.Sessions.RotateSession(t.Context(), "", next, third)
 		ok(t, err)
 		if !bytes.Equal(got.RefreshHash, third) {
 			t.Fatal("second rotation did not take")
@@ -171,17 +171,17 @@ func testRotateSession(t *testing.T, open Opener) {
 		sess := createSession(t, s, c, u.ID, time.Hour)
 		other := createSession(t, s, c, u.ID, time.Hour)
 		_, next := newToken(t)
-		_, _, err := s.Sessions.RotateSession(t.Context(), sess.RefreshHash, next)
+		_, _, err := s.Sessions.RotateSession(t.Context(), "", sess.RefreshHash, next)
 		ok(t, err)
 
 		// The old token comes back: someone copied it.
 		_, stolen := newToken(t)
-		_, _, err = s.Sessions.RotateSession(t.Context(), sess.RefreshHash, stolen)
+		_, _, err = s.Sessions.RotateSession(t.Context(), "", sess.RefreshHash, stolen)
 		wantCode(t, err, foyer.EUnauthorized)
 		// The session is gone for both holders.
 		_, err = s.Sessions.FindSessionUser(t.Context(), u.ID, sess.ID)
 		wantCode(t, err, foyer.EUnauthorized)
-		_, _, err = s.Sessions.RotateSession(t.Context(), next, stolen)
+		_, _, err = s.Sessions.RotateSession(t.Context(), "", next, stolen)
 		wantCode(t, err, foyer.EUnauthorized)
 		// Other sessions of the user live on.
 		if _, err := s.Sessions.FindSessionUser(t.Context(), u.ID, other.ID); err != nil {
@@ -194,7 +194,7 @@ func testRotateSession(t *testing.T, open Opener) {
 		sess := createSession(t, s, c, u.ID, time.Hour)
 		_, unknown := newToken(t)
 		_, next := newToken(t)
-		_, _, err := s.Sessions.RotateSession(t.Context(), unknown, next)
+		_, _, err := s.Sessions.RotateSession(t.Context(), "", unknown, next)
 		wantCode(t, err, foyer.EUnauthorized)
 		if _, err := s.Sessions.FindSessionUser(t.Context(), u.ID, sess.ID); err != nil {
 			t.Fatalf("an unknown token ended a session: %v", err)
@@ -206,7 +206,7 @@ func testRotateSession(t *testing.T, open Opener) {
 		sess := createSession(t, s, c, u.ID, time.Hour)
 		c.Advance(time.Hour)
 		_, next := newToken(t)
-		_, _, err := s.Sessions.RotateSession(t.Context(), sess.RefreshHash, next)
+		_, _, err := s.Sessions.RotateSession(t.Context(), "", sess.RefreshHash, next)
 		wantCode(t, err, foyer.EUnauthorized)
 	})
 	t.Run("ErrConflict/NewHashInUse", func(t *testing.T) {
@@ -214,7 +214,7 @@ func testRotateSession(t *testing.T, open Opener) {
 		u := createRegistered(t, s, "ann@example.com")
 		a := createSession(t, s, c, u.ID, time.Hour)
 		b := createSession(t, s, c, u.ID, time.Hour)
-		_, _, err := s.Sessions.RotateSession(t.Context(), a.RefreshHash, b.RefreshHash)
+		_, _, err := s.Sessions.RotateSession(t.Context(), "", a.RefreshHash, b.RefreshHash)
 		wantCode(t, err, foyer.EConflict)
 		list, err := s.Sessions.FindSessions(t.Context(), u.ID)
 		ok(t, err)

@@ -373,7 +373,7 @@ func testDeleteUser(t *testing.T, open Opener) {
 		if got, err := s.Sessions.FindSessions(t.Context(), owner.ID); err != nil || len(got) != 0 {
 			t.Fatalf("FindSessions = %d, %v; want none", len(got), err)
 		}
-		_, _, err = s.Sessions.RotateSession(t.Context(), sess.RefreshHash, []byte("new"))
+		_, _, err = s.Sessions.RotateSession(t.Context(), "", sess.RefreshHash, []byte("new"))
 		wantCode(t, err, foyer.EUnauthorized)
 		_, err = s.Credentials.ResetPassword(t.Context(), resetHash, "hash")
 		wantCode(t, err, foyer.ETokenInvalid)
