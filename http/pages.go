@@ -53,7 +53,7 @@ func frameFiles() []string { return []string{"layout.html", "partials.html"} }
 // pageNames are the pages; each is the template file NAME.html, which
 // defines "content".
 func pageNames() []string {
-	return []string{"login", "register", "convert", "forgot", "reset", "merge", "error"}
+	return []string{"login", "register", "convert", "forgot", "reset", "merge", "logout", "error"}
 }
 
 // knownFile reports whether name is a file a theme may replace.
@@ -244,6 +244,7 @@ func samplePages(name string) []*pageData {
 			Error: &pageError{Code: foyer.EInvalid, Message: "Sample error.", Field: "email"}, Notice: "Sample notice.",
 			Email: "someone@example.com", Token: "token", ReturnTo: "/", DataKeys: 2, PolicyText: "Sample policy.",
 			LinkTTL: "1 hour", MinPasswordLength: foyer.MinPasswordLength, Status: http.StatusBadRequest,
+			ClientID: "app", PostLogoutURI: "https://app.example.com/",
 		})
 	}
 	return out
@@ -290,6 +291,11 @@ type pageData struct {
 	MinPasswordLength int
 	// Status is the HTTP status of an error page.
 	Status int
+	// ClientID is the app that signed the person out (the sign-out page).
+	ClientID string
+	// PostLogoutURI is where that app asked to send the person after
+	// signing out, already checked against the app's registration.
+	PostLogoutURI string
 }
 
 // pageError is a failure shown on a page.
@@ -712,11 +718,16 @@ func (p *pages) stylesheet(w http.ResponseWriter, r *http.Request) error {
 func (p *pages) loginForm(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	d := &pageData{Title: "Sign in", State: "form", ReturnTo: p.safeReturn(q.Get("return_to")), Notice: notice(q.Get("notice"))}
+	if hint := q.Get("login_hint"); len(hint) <= foyer.MaxEmailLength && foyer.ValidText(hint) {
+		d.Email = hint
+	}
 	u, err := p.account(r)
 	if err != nil {
 		return err
 	}
-	if u != nil {
+	// prompt=login is an app asking for a fresh sign-in (OpenID
+	// Connect): the form, even for a browser that is signed in.
+	if u != nil && q.Get("prompt") != "login" {
 		d.Title, d.State, d.Email = "You are signed in", "signed-in", u.Email
 	}
 	return p.show(w, r, http.StatusOK, "login", d)
@@ -760,7 +771,7 @@ func (p *pages) login(w http.ResponseWriter, r *http.Request) error {
 
 // registerForm handles GET /register.
 func (p *pages) registerForm(w http.ResponseWriter, r *http.Request) error {
-	d := &pageData{Title: "Save your progress", State: "form"}
+	d := &pageData{Title: "Save your progress", State: "form", ReturnTo: p.safeReturn(r.URL.Query().Get("return_to"))}
 	u, err := p.account(r)
 	if err != nil {
 		return err
@@ -781,7 +792,7 @@ func (p *pages) register(w http.ResponseWriter, r *http.Request) error {
 	if err := p.readForm(w, r); err != nil {
 		return err
 	}
-	d := &pageData{Title: "Save your progress", State: "form", Email: strings.TrimSpace(r.PostFormValue("email"))}
+	d := &pageData{Title: "Save your progress", State: "form", Email: strings.TrimSpace(r.PostFormValue("email")), ReturnTo: p.safeReturn(r.PostFormValue("return_to"))}
 	if !p.validFormToken(r) {
 		return p.fail(w, r, "register", d, errFormExpired)
 	}
@@ -1014,6 +1025,10 @@ func (p *pages) logout(w http.ResponseWriter, r *http.Request) error {
 		p.s.clearSessionCookie(w)
 		p.s.clearAnonymousCookie(w)
 	}
-	redirect(w, cmp.Or(p.safeReturn(r.PostFormValue("return_to")), "/login?notice=signed-out"))
+	target, err := p.postLogoutTarget(r, r.PostFormValue("client_id"), r.PostFormValue("post_logout_redirect_uri"))
+	if err != nil {
+		return err
+	}
+	redirect(w, cmp.Or(target, p.safeReturn(r.PostFormValue("return_to")), "/login?notice=signed-out"))
 	return nil
 }

@@ -51,6 +51,10 @@ type store struct {
 	Retention   foyer.EventRetentionService
 	Admins      foyer.AdminService
 	Reports     foyer.ReportService
+	// Apps and AuthRequests are the OpenID Connect applications and
+	// their pending authorization requests.
+	Apps         foyer.AppService
+	AuthRequests foyer.AuthRequestService
 }
 
 // openStore opens the database c selects, creating the data directory for
@@ -86,6 +90,7 @@ func openStoreWithClock(ctx context.Context, c Config, now func() time.Time) (*s
 		s.Reaps, s.Webhooks, s.Deliveries = sqlite.NewReapService(db), sqlite.NewWebhookService(db), sqlite.NewDeliveryService(db)
 		s.Audit, s.Exports, s.Retention = sqlite.NewAuditService(db), sqlite.NewExportService(db), sqlite.NewEventRetentionService(db)
 		s.Admins, s.Reports = sqlite.NewAdminService(db), sqlite.NewReportService(db)
+		s.Apps, s.AuthRequests = sqlite.NewAppService(db), sqlite.NewAuthRequestService(db)
 	case "postgres":
 		db := postgres.NewDB(c.DatabaseURL)
 		if now != nil {
@@ -102,6 +107,7 @@ func openStoreWithClock(ctx context.Context, c Config, now func() time.Time) (*s
 		s.Reaps, s.Webhooks, s.Deliveries = postgres.NewReapService(db), postgres.NewWebhookService(db), postgres.NewDeliveryService(db)
 		s.Audit, s.Exports, s.Retention = postgres.NewAuditService(db), postgres.NewExportService(db), postgres.NewEventRetentionService(db)
 		s.Admins, s.Reports = postgres.NewAdminService(db), postgres.NewReportService(db)
+		s.Apps, s.AuthRequests = postgres.NewAppService(db), postgres.NewAuthRequestService(db)
 	}
 	return s, nil
 }

@@ -1,0 +1,107 @@
+package http
+
+import (
+	"cmp"
+	"net/http"
+	"net/url"
+	"slices"
+	"time"
+
+	foyer "github.com/foyerhq/foyer"
+)
+
+// SignedIn returns the registered user signed in on r's browser (its
+// session cookie) and when they signed in, or "" when nobody is. It is
+// how the OpenID Connect provider knows who is at the browser; a session
+// that ended or a stale cookie is nobody, only outages are errors.
+func (s *Server) SignedIn(r *http.Request) (string, time.Time, error) {
+	c, err := r.Cookie(s.sessionCookieName)
+	if err != nil || c.Value == "" || s.deps.Sessions == nil {
+		return "", time.Time{}, nil
+	}
+	ctx := r.Context()
+	u, claims, err := s.authenticate(ctx, credential{raw: c.Value, cookie: c.Name, types: sessionTypes}, sessionTypes)
+	if foyer.ErrorCode(err) == foyer.EUnauthorized {
+		return "", time.Time{}, nil
+	}
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	sessions, err := s.deps.Sessions.FindSessions(ctx, u.ID)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	i := slices.IndexFunc(sessions, func(x *foyer.Session) bool { return x.ID == claims.SessionID })
+	if i < 0 {
+		return "", time.Time{}, nil
+	}
+	return u.ID, cmp.Or(sessions[i].AuthTime, sessions[i].CreatedAt), nil
+}
+
+// postLogoutTarget returns where to send a person after signing out for
+// the app clientID: rawURI if it is one of the app's registered
+// post-logout URIs, exactly or with a "state" parameter added (the OpenID
+// Connect provider adds the app's state); otherwise "".
+func (p *pages) postLogoutTarget(r *http.Request, clientID, rawURI string) (string, error) {
+	if clientID == "" || rawURI == "" || p.s.deps.Apps == nil || len(rawURI) > maxReturnTo {
+		return "", nil
+	}
+	app, err := p.s.deps.Apps.FindApp(r.Context(), clientID)
+	switch foyer.ErrorCode(err) {
+	case "":
+	case foyer.ENotFound, foyer.EInvalid:
+		return "", nil
+	default:
+		return "", err
+	}
+	got, err := url.Parse(rawURI)
+	if err != nil {
+		return "", nil
+	}
+	q := got.Query()
+	q.Del("state")
+	for _, registered := range app.PostLogoutRedirectURIs {
+		if registered == rawURI {
+			return rawURI, nil
+		}
+		want, err := url.Parse(registered)
+		if err != nil {
+			continue
+		}
+		if want.Scheme == got.Scheme && want.Host == got.Host && want.Path == got.Path && want.Fragment == "" && got.Fragment == "" &&
+			want.Query().Encode() == q.Encode() {
+			return rawURI, nil
+		}
+	}
+	return "", nil
+}
+
+// logoutForm handles GET /logout, where the OpenID Connect provider
+// sends a person after an app signed them out (client_id and
+// post_logout_redirect_uri): it asks whether to sign out of this browser
+// too, since no GET may end a session. A browser nobody is signed in on
+// goes straight on to the app.
+func (p *pages) logoutForm(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	target, err := p.postLogoutTarget(r, q.Get("client_id"), q.Get("post_logout_redirect_uri"))
+	if err != nil {
+		return err
+	}
+	u, err := p.account(r)
+	if err != nil {
+		return err
+	}
+	d := &pageData{Title: "You are signed out", State: "done", PostLogoutURI: target}
+	if u == nil {
+		if target != "" {
+			redirect(w, target)
+			return nil
+		}
+		return p.show(w, r, http.StatusOK, "logout", d)
+	}
+	d.Title, d.State, d.Email = "Sign out?", "confirm", u.Email
+	if target != "" {
+		d.ClientID = q.Get("client_id")
+	}
+	return p.show(w, r, http.StatusOK, "logout", d)
+}
