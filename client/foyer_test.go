@@ -17,6 +17,7 @@ import (
 	foyer "github.com/foyerhq/foyer"
 	"github.com/foyerhq/foyer/client"
 	foyerhttp "github.com/foyerhq/foyer/http"
+	"github.com/foyerhq/foyer/mail"
 	"github.com/foyerhq/foyer/sqlite"
 	"github.com/foyerhq/foyer/token"
 )
@@ -103,6 +104,16 @@ func startFoyer(ctx context.Context, dir string, logs io.Writer, configure ...fu
 		APIKeys:     apiKeys,
 		Keys:        f.Keys,
 		Ping:        f.db.Ping,
+	}
+	if cfg.DevMode {
+		// The development mailbox shows mail as it would be sent.
+		templates, err := mail.NewTemplates(mail.Config{PublicURL: f.URL, From: "Foyer <foyer@example.com>", LinkTTL: foyerhttp.DefaultConversionTTL})
+		if err != nil {
+			f.srv.Close()
+			f.db.Close()
+			return nil, err
+		}
+		deps.Render = templates.Render
 	}
 	handler := foyerhttp.NewServer(cfg, deps, slog.New(slog.NewTextHandler(logs, nil)), nil).Handler()
 	f.requests = make(map[string]int)
