@@ -1,6 +1,7 @@
 // Package client is the Go SDK of Foyer for the apps in front of it: a
 // typed Client for the server API (users, conversion, aliases, vended
-// tokens, events, keys) and for the visitor API on a visitor's behalf
+// tokens, events, keys, OpenID Connect applications, the development
+// mailbox) and for the visitor API on a visitor's behalf
 // (profile, conversion, sign-in, merge), net/http Middleware that verifies
 // visitors' tokens locally and creates anonymous accounts only when the
 // app first needs one (EnsureUser), and VerifyWebhook for receivers of

@@ -104,6 +104,7 @@ func startFoyer(ctx context.Context, dir string, logs io.Writer, configure ...fu
 		APIKeys:     apiKeys,
 		Keys:        f.Keys,
 		Ping:        f.db.Ping,
+		Apps:        sqlite.NewAppService(f.db),
 	}
 	if cfg.DevMode {
 		// The development mailbox shows mail as it would be sent.
