@@ -168,6 +168,7 @@ func setup(t testing.TB, configure ...func(*foyerhttp.Config)) *testServer {
 			return res.Deleted, res.Cutoff, err
 		},
 		Reports: admin.ReportsAPIHandler(admin.NewReports(sqlite.NewReportService(db), admin.BillingActive, clock.Now)),
+		Apps:    sqlite.NewAppService(db),
 	}
 	ts.handler = foyerhttp.NewServer(cfg, deps, logger, ts.reg).Handler()
 

@@ -622,6 +622,7 @@ func TestOpenAPIWalkthrough(t *testing.T) {
 	}
 
 	walkWebhooks(t, a, ts)
+	walkApps(t, a, ts)
 	walkPrivacy(t, a, ts, registered)
 	walkReports(t, a, ts)
 	walkPages(t, a, ts)
@@ -1055,6 +1056,57 @@ func walkWebhooks(t *testing.T, a *apiChecker, ts *testServer) {
 	a.do(t, ts, call{name: "ReaperRun", method: "POST", path: "/v1/reaper/runs", header: join(api, ctJSON), body: `{"dry_run":false}`, wantStatus: 200})
 	a.do(t, ts, call{name: "ReaperNoDryRun", method: "POST", path: "/v1/reaper/runs", header: join(api, ctJSON), body: `{}`,
 		req: reqInvalid, wantStatus: 400, wantCode: "invalid"})
+}
+
+// walkApps walks applications: registration of both types, reads,
+// changes, a new secret and deletion.
+func walkApps(t *testing.T, a *apiChecker, ts *testServer) {
+	api := ts.api()
+	ctJSON := jsonType
+	missing := "0190c2a4-7e5b-7000-8000-000000000000"
+
+	w := a.do(t, ts, call{name: "CreateConfidentialApp", method: "POST", path: "/v1/apps", header: join(api, ctJSON),
+		body:       `{"name":"Shop","type":"confidential","redirect_uris":["https://shop.example.com/cb"],"post_logout_redirect_uris":["https://shop.example.com/"]}`,
+		wantStatus: 201})
+	var shop struct {
+		ID     string `json:"id"`
+		Secret string `json:"secret"`
+	}
+	decode(t, w, &shop)
+	if shop.Secret == "" {
+		t.Fatalf("CreateConfidentialApp: no secret in %s", clip(w.Body.String()))
+	}
+	w = a.do(t, ts, call{name: "CreatePublicApp", method: "POST", path: "/v1/apps", header: join(api, ctJSON),
+		body: `{"name":"Game","type":"public","redirect_uris":["http://localhost:5173/cb"]}`, wantStatus: 201})
+	var game struct {
+		ID string `json:"id"`
+	}
+	decode(t, w, &game)
+	a.do(t, ts, call{name: "CreateAppBadRedirectURI", method: "POST", path: "/v1/apps", header: join(api, ctJSON),
+		body: `{"name":"Game","type":"public","redirect_uris":["http://game.example.com/cb"]}`, req: reqAny, wantStatus: 400, wantCode: "invalid"})
+	a.do(t, ts, call{name: "CreateAppNoRedirectURI", method: "POST", path: "/v1/apps", header: join(api, ctJSON),
+		body: `{"name":"Game","type":"public","redirect_uris":[]}`, req: reqInvalid, wantStatus: 400, wantCode: "invalid"})
+	a.do(t, ts, call{name: "CreateAppUnknownType", method: "POST", path: "/v1/apps", header: join(api, ctJSON),
+		body: `{"name":"Game","type":"trusted","redirect_uris":["https://game.example.com/cb"]}`, req: reqInvalid, wantStatus: 400, wantCode: "invalid"})
+	a.do(t, ts, call{name: "CreateAppSecretGiven", method: "POST", path: "/v1/apps", header: join(api, ctJSON),
+		body: `{"name":"Game","type":"confidential","redirect_uris":["https://game.example.com/cb"],"secret":"foyer_cs_mine"}`,
+		req:  reqInvalid, wantStatus: 400, wantCode: "malformed_json"})
+	a.do(t, ts, call{name: "ListApps", method: "GET", path: "/v1/apps", header: api, wantStatus: 200})
+	a.do(t, ts, call{name: "GetApp", method: "GET", path: "/v1/apps/" + shop.ID, header: api, wantStatus: 200})
+	a.do(t, ts, call{name: "GetAppMissing", method: "GET", path: "/v1/apps/" + missing, header: api, wantStatus: 404, wantCode: "not_found"})
+	a.do(t, ts, call{name: "GetAppNotUUID", method: "GET", path: "/v1/apps/nope", header: api, wantStatus: 404, wantCode: "not_found"})
+	a.do(t, ts, call{name: "PatchApp", method: "PATCH", path: "/v1/apps/" + shop.ID, header: join(api, ctJSON),
+		body:       `{"name":"Shop 2","redirect_uris":["https://shop.example.com/cb","https://shop.example.com/cb2"],"post_logout_redirect_uris":[]}`,
+		wantStatus: 200})
+	a.do(t, ts, call{name: "PatchAppType", method: "PATCH", path: "/v1/apps/" + game.ID, header: join(api, ctJSON),
+		body: `{"type":"confidential"}`, wantStatus: 400, wantCode: "invalid"})
+	a.do(t, ts, call{name: "PatchAppMissing", method: "PATCH", path: "/v1/apps/" + missing, header: join(api, ctJSON),
+		body: `{"name":"Nobody"}`, wantStatus: 404, wantCode: "not_found"})
+	a.do(t, ts, call{name: "NewAppSecret", method: "POST", path: "/v1/apps/" + shop.ID + "/secret", header: api, wantStatus: 200})
+	a.do(t, ts, call{name: "NewAppSecretPublic", method: "POST", path: "/v1/apps/" + game.ID + "/secret", header: api, wantStatus: 409, wantCode: "conflict"})
+	a.do(t, ts, call{name: "NewAppSecretMissing", method: "POST", path: "/v1/apps/" + missing + "/secret", header: api, wantStatus: 404, wantCode: "not_found"})
+	a.do(t, ts, call{name: "DeleteApp", method: "DELETE", path: "/v1/apps/" + shop.ID, header: api, wantStatus: 204})
+	a.do(t, ts, call{name: "DeleteAppAgain", method: "DELETE", path: "/v1/apps/" + shop.ID, header: api, wantStatus: 404, wantCode: "not_found"})
 }
 
 // walkPrivacy walks exports and the audit log. registered is the access

@@ -166,7 +166,7 @@ func (c Config) withDefaults() Config {
 // Deps are the services the server calls. Users, APIKeys, Events and Keys
 // are required by every server; Conversions, Credentials, Merges, Sessions
 // and Mail by the registration, sign-in, password and merge routes. The
-// webhook, delivery, audit, export, reaper and reports members are
+// webhook, delivery, audit, export, reaper, reports and apps members are
 // optional: the routes of one that is nil are not served.
 type Deps struct {
 	Users       foyer.UserService
@@ -227,6 +227,9 @@ type Deps struct {
 	// report name from r.PathValue("name") and writes its own answers,
 	// errors included. nil leaves the route out.
 	Reports http.Handler
+	// Apps serves /v1/apps, the applications (OAuth clients) that sign
+	// people in through OpenID Connect; nil leaves those routes out.
+	Apps foyer.AppService
 }
 
 // Server is the HTTP API. Create it with NewServer and serve Handler.
@@ -387,6 +390,14 @@ func (s *Server) routes() {
 	}
 	if s.deps.Reports != nil {
 		s.route("GET /v1/reports/{name}", s.server(s.report))
+	}
+	if s.deps.Apps != nil {
+		s.route("POST /v1/apps", s.server(s.createApp))
+		s.route("GET /v1/apps", s.server(s.listApps))
+		s.route("GET /v1/apps/{id}", s.server(s.getApp))
+		s.route("PATCH /v1/apps/{id}", s.server(s.patchApp))
+		s.route("DELETE /v1/apps/{id}", s.server(s.deleteApp))
+		s.route("POST /v1/apps/{id}/secret", s.server(s.newAppSecret))
 	}
 	if s.cfg.DevMode {
 		s.route("GET /v1/dev/mail", s.server(s.devMail))
