@@ -46,9 +46,10 @@
 // their sqlite twins: a cascading key fires a trigger per deleted user and
 // table, which cost the reaper two thirds of its time. Two rules keep them consistent instead. A
 // statement that adds a row about a user (session, event, conversion
-// request, reset link, alias, mail) holds the user's row, checking the
-// version it read, so it waits for a writer of that row and then fails
-// its guard or finds the row gone; and a statement that deletes a user's
+// request, reset link, alias, mail, completed authorization request)
+// holds the user's row, checking the version it read (or reading it in
+// the same statement), so it waits for a writer of that row and then
+// fails its guard or finds the row gone; and a statement that deletes a user's
 // rows runs after the statement that locked the user, so its snapshot
 // holds every row committed before, while nothing can be added after.
 // Revoking tokens, resetting a password and deleting or reaping a user

@@ -143,6 +143,9 @@ func services(db *postgres.DB) storetest.Services {
 		Retention:   postgres.NewEventRetentionService(db),
 		Admins:      postgres.NewAdminService(db),
 		Reports:     postgres.NewReportService(db),
+
+		Apps:         postgres.NewAppService(db),
+		AuthRequests: postgres.NewAuthRequestService(db),
 	}
 }
 
@@ -774,6 +777,7 @@ UNION ALL SELECT 'conversions', count(*) FROM conversions x WHERE NOT EXISTS (SE
 UNION ALL SELECT 'password_resets', count(*) FROM password_resets x WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = x.user_id)
 UNION ALL SELECT 'aliases', count(*) FROM aliases x WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = x.into_id)
 UNION ALL SELECT 'mail', count(*) FROM mail x WHERE x.user_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = x.user_id)
+UNION ALL SELECT 'auth_requests', count(*) FROM auth_requests x WHERE x.user_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = x.user_id)
 UNION ALL SELECT 'events', count(*) FROM events x WHERE x.type <> 'user.deleted' AND x.user_id IS NOT NULL
 	AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = x.user_id)
 	AND NOT EXISTS (SELECT 1 FROM aliases a JOIN users u ON u.id = a.into_id WHERE a.from_id = x.user_id)`)
@@ -801,7 +805,7 @@ UNION ALL SELECT 'events', count(*) FROM events x WHERE x.type <> 'user.deleted'
 
 // TestConcurrentDelete deletes users while other callers keep adding rows
 // about them: sessions, reset links, login failures, conversion requests,
-// profile writes, merges. The schema has no foreign keys to users, so this
+// profile writes, merges, completed authorization requests. The schema has no foreign keys to users, so this
 // checks that the statements alone leave no row about a deleted user.
 func TestConcurrentDelete(t *testing.T) {
 	t.Parallel()
@@ -819,6 +823,10 @@ func TestConcurrentDelete(t *testing.T) {
 		if err != nil && !slices.Contains(codes, foyer.ErrorCode(err)) {
 			errs <- err
 		}
+	}
+	app := &foyer.App{Name: "Notes", Type: foyer.AppPublic, RedirectURIs: []string{"https://notes.example.com/cb"}}
+	if err := s.Apps.CreateApp(t.Context(), app); err != nil {
+		t.Fatal(err)
 	}
 	for i := range pairs {
 		email := fmt.Sprintf("owner%d@example.com", i)
@@ -840,6 +848,10 @@ func TestConcurrentDelete(t *testing.T) {
 				expected(s.Credentials.RequestPasswordReset(t.Context(), foyer.PasswordResetRequest{
 					Email: email, TokenHash: h[:], Token: "t", ExpiresAt: c.Now().Add(time.Hour)}))
 				expected(s.Credentials.RecordLoginFailure(t.Context(), email))
+				ar := &foyer.AuthRequest{AppID: app.ID, RedirectURI: app.RedirectURIs[0], Scopes: []string{"openid"},
+					ResponseType: "code", ExpiresAt: c.Now().Add(time.Hour)}
+				expected(s.AuthRequests.CreateAuthRequest(t.Context(), ar))
+				expected(s.AuthRequests.CompleteAuthRequest(t.Context(), ar.ID, owner.ID, c.Now()), foyer.ENotFound)
 				if r == 0 {
 					_, err := s.Merges.MergeUsers(t.Context(), merged.ID, owner.ID, foyer.MergeRegisteredWins)
 					expected(err, foyer.ENotFound)

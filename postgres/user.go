@@ -348,7 +348,8 @@ INSERT INTO events (id, type, user_id, created_at, data) SELECT $5, $6, u.id, $4
 }
 
 // DeleteUser deletes the user and everything personal about it: its
-// sessions, conversion request, reset link, aliases and mail, mail sent
+// sessions, conversion request, reset link, aliases, mail and
+// authorization requests, mail sent
 // to its address, and its earlier events and those of the anonymous
 // accounts merged into it, whose payloads hold its data, with their
 // deliveries (through the foreign key). What remains is one user.deleted
@@ -395,7 +396,8 @@ func deleteUser(ctx context.Context, db *DB, id uuid.UUID, reason string) error 
 // deleteDependents returns CTEs, for a statement whose CTE cte returns the
 // ids of the users it deleted, that delete the rows about those users: the
 // sessions, conversion requests, reset links, aliases naming them as the
-// account merged into, and mail about them. The statement must run while
+// account merged into, mail about them and the authorization requests
+// they signed in for. The statement must run while
 // the users' rows are locked by an earlier statement of the same
 // transaction or by a CTE of its own, so that no row about them can be
 // added that its snapshot does not hold. The arrays make the planner probe
@@ -412,6 +414,8 @@ func deleteDependents(cte string) string {
 	DELETE FROM aliases WHERE into_id = ` + ids + `
 ), ` + cte + `_mail AS (
 	DELETE FROM mail WHERE user_id = ` + ids + `
+), ` + cte + `_auth_requests AS (
+	DELETE FROM auth_requests WHERE user_id = ` + ids + `
 )`
 }
 

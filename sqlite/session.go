@@ -170,9 +170,10 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, id[:], uid[:], sess.RefreshHash, ms(t
 	sess.CreatedAt, sess.LastUsedAt = tx.now, tx.now
 	sess.ExpiresAt = msTime(ms(sess.ExpiresAt))
 	sess.UserAgent, sess.IP = agent, ip
-	sess.AuthTime = tx.now
 	if authTime != nil {
 		sess.AuthTime = msTime(ms(sess.AuthTime))
+	} else {
+		sess.AuthTime = tx.now
 	}
 	if len(sess.Scopes) == 0 {
 		sess.Scopes = nil

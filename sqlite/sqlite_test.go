@@ -63,6 +63,9 @@ func services(db *sqlite.DB) storetest.Services {
 		Retention:   sqlite.NewEventRetentionService(db),
 		Admins:      sqlite.NewAdminService(db),
 		Reports:     sqlite.NewReportService(db),
+
+		Apps:         sqlite.NewAppService(db),
+		AuthRequests: sqlite.NewAuthRequestService(db),
 	}
 }
 

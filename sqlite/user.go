@@ -326,8 +326,9 @@ func (s *UserService) UpdateUser(ctx context.Context, id string, upd foyer.UserU
 }
 
 // DeleteUser deletes the user and everything personal about it: its
-// sessions, conversion request, reset link, aliases and mail (through the
-// foreign keys), mail sent to its address, and its earlier events and
+// sessions, conversion request, reset link, aliases, mail and
+// authorization requests (through the foreign keys), mail sent to its
+// address, and its earlier events and
 // those of the anonymous accounts merged into it, whose payloads hold its
 // data. What remains is one user.deleted event with the
 // id and the reason, and the count of deletions that day. Returns

@@ -224,6 +224,16 @@ func testExport(t *testing.T, open Opener) {
 		u := createAnonymous(t, s, `{"favourite":"forget-me"}`)
 		convert(t, s, c, u.ID, "gone@example.com")
 		sess := createSession(t, s, c, u.ID, time.Hour)
+		// An app the person signed in to: its session, a request they
+		// completed and one whose code is waiting to be redeemed.
+		app := createApp(t, s, "Notes", foyer.AppPublic)
+		appSess := createAppSession(t, s, c, u.ID, app.ID, time.Hour)
+		done := createAuthRequest(t, s, c, app, time.Hour)
+		ok(t, s.AuthRequests.CompleteAuthRequest(ctx, done.ID, u.ID, c.Now()))
+		coded := createAuthRequest(t, s, c, app, time.Hour)
+		ok(t, s.AuthRequests.CompleteAuthRequest(ctx, coded.ID, u.ID, c.Now()))
+		_, code := newToken(t)
+		ok(t, s.AuthRequests.SaveAuthCode(ctx, coded.ID, code))
 		other := createAnonymous(t, s, `{"theme":"forget-me-too"}`)
 		_, err := s.Merges.MergeUsers(ctx, other.ID, u.ID, foyer.MergeRegisteredWins)
 		ok(t, err)
@@ -240,9 +250,9 @@ func testExport(t *testing.T, open Opener) {
 		}
 
 		// The search finds the user where it is stored.
-		needles := []string{u.ID, other.ID, "gone@example.com", "forget-me", sess.ID, resetRaw}
+		needles := []string{u.ID, other.ID, "gone@example.com", "forget-me", sess.ID, appSess.ID, resetRaw}
 		before := s.Mentions(t, needles...)
-		for _, table := range []string{"users", "sessions", "events", "deliveries", "aliases", "mail", "password_resets"} {
+		for _, table := range []string{"users", "sessions", "events", "deliveries", "aliases", "mail", "password_resets", "auth_requests"} {
 			if before[table] == 0 {
 				t.Fatalf("before the delete, nothing in %s mentions the user: %v", table, before)
 			}
@@ -271,6 +281,9 @@ func testExport(t *testing.T, open Opener) {
 		}
 		if _, err := s.Exports.ExportUser(ctx, bystander.ID); err != nil {
 			t.Fatalf("export of another user: %v", err)
+		}
+		if _, err := s.Apps.FindApp(ctx, app.ID); err != nil {
+			t.Fatalf("the app the user signed in to: %v", err)
 		}
 	})
 }

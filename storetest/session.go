@@ -16,6 +16,28 @@ func testSessions(t *testing.T, open Opener) {
 	t.Run("RotateSession", func(t *testing.T) { testRotateSession(t, open) })
 	t.Run("FindSessions", func(t *testing.T) { testFindSessions(t, open) })
 	t.Run("DeleteSession", func(t *testing.T) { testDeleteSession(t, open) })
+	t.Run("AppSessions", func(t *testing.T) { testAppSessions(t, open) })
+	t.Run("FindSessionByRefresh", func(t *testing.T) { testFindSessionByRefresh(t, open) })
+	t.Run("DeleteAppSessions", func(t *testing.T) { testDeleteAppSessions(t, open) })
+}
+
+// createAppSession signs a registered user in to an app with a session
+// that expires after ttl, granted the openid scope.
+func createAppSession(t *testing.T, s Services, c *clock, userID, appID string, ttl time.Duration) *foyer.Session {
+	t.Helper()
+	_, hash := newToken(t)
+	sess := &foyer.Session{UserID: userID, AppID: appID, Scopes: []string{"openid"}, RefreshHash: hash, ExpiresAt: c.Now().Add(ttl)}
+	_, err := s.Sessions.CreateSession(t.Context(), sess)
+	ok(t, err)
+	return sess
+}
+
+// sessionsOf returns the live sessions of a user.
+func sessionsOf(t *testing.T, s Services, userID string) []*foyer.Session {
+	t.Helper()
+	list, err := s.Sessions.FindSessions(t.Context(), userID)
+	ok(t, err)
+	return list
 }
 
 func testCreateSession(t *testing.T, open Opener) {
@@ -31,6 +53,11 @@ func testCreateSession(t *testing.T, open Opener) {
 		}
 		if sess.ID == "" || !sess.CreatedAt.Equal(c.Now()) || !sess.LastUsedAt.Equal(c.Now()) {
 			t.Fatalf("session = %+v", sess)
+		}
+		// Foyer's own sign-in names no app, and proves who the person is
+		// when the session is created.
+		if sess.AppID != "" || sess.Scopes != nil || !sess.AuthTime.Equal(c.Now()) {
+			t.Fatalf("AppID, Scopes, AuthTime = %q, %q, %v; want none and the creation time", sess.AppID, sess.Scopes, sess.AuthTime)
 		}
 		list, err := s.Sessions.FindSessions(t.Context(), u.ID)
 		ok(t, err)
@@ -271,6 +298,220 @@ func testDeleteSession(t *testing.T, open Opener) {
 		t.Run(nf.name, func(t *testing.T) {
 			s, _ := setup(t, open)
 			wantCode(t, s.Sessions.DeleteSession(t.Context(), nf.id), foyer.ENotFound)
+		})
+	}
+}
+
+func testAppSessions(t *testing.T, open Opener) {
+	// A session signed in through an app keeps the app, the scopes
+	// granted and the time of the sign-in, which may be earlier than the
+	// session.
+	t.Run("OK", func(t *testing.T) {
+		s, c := setup(t, open)
+		u := createRegistered(t, s, "ann@example.com")
+		app := createApp(t, s, "Notes", foyer.AppPublic)
+		signedIn := c.Now()
+		c.Advance(time.Minute)
+		_, hash := newToken(t)
+		sess := &foyer.Session{UserID: u.ID, AppID: app.ID, Scopes: []string{"openid", "email"}, AuthTime: signedIn,
+			RefreshHash: hash, ExpiresAt: c.Now().Add(time.Hour), UserAgent: "agent", IP: "192.0.2.1"}
+		_, err := s.Sessions.CreateSession(t.Context(), sess)
+		ok(t, err)
+		want := &foyer.Session{ID: sess.ID, UserID: u.ID, AppID: app.ID, Scopes: []string{"openid", "email"}, AuthTime: signedIn,
+			RefreshHash: hash, CreatedAt: c.Now(), LastUsedAt: c.Now(), ExpiresAt: c.Now().Add(time.Hour), UserAgent: "agent", IP: "192.0.2.1"}
+		if diff := cmp.Diff(want, sess); diff != "" {
+			t.Fatalf("returned (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff([]*foyer.Session{want}, sessionsOf(t, s, u.ID)); diff != "" {
+			t.Fatalf("stored (-want +got):\n%s", diff)
+		}
+		if evs := userEvents(t, s, u.ID); evs[len(evs)-1].Type != foyer.EventUserLoginSuccess {
+			t.Fatalf("events = %v, want a login last", eventTypes(evs))
+		}
+		x, err := s.Exports.ExportUser(t.Context(), u.ID)
+		ok(t, err)
+		if len(x.Sessions) != 1 || x.Sessions[0].AppID != app.ID {
+			t.Fatalf("exported sessions = %+v, want the app's", x.Sessions)
+		}
+
+		// The refresh token rotates for its own app only.
+		c.Advance(time.Minute)
+		_, next := newToken(t)
+		got, gu, err := s.Sessions.RotateSession(t.Context(), app.ID, hash, next)
+		ok(t, err)
+		want.RefreshHash, want.LastUsedAt = next, c.Now()
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Fatalf("rotated (-want +got):\n%s", diff)
+		}
+		if gu.ID != u.ID {
+			t.Fatalf("user = %s, want %s", gu.ID, u.ID)
+		}
+	})
+	for _, nf := range notFoundIDs()[:2] {
+		t.Run(nf.name, func(t *testing.T) {
+			s, c := setup(t, open)
+			u := createRegistered(t, s, "ann@example.com")
+			createApp(t, s, "Notes", foyer.AppPublic)
+			_, hash := newToken(t)
+			_, err := s.Sessions.CreateSession(t.Context(), &foyer.Session{UserID: u.ID, AppID: nf.id, RefreshHash: hash, ExpiresAt: c.Now().Add(time.Hour)})
+			wantCode(t, err, foyer.ENotFound)
+			if len(sessionsOf(t, s, u.ID)) != 0 {
+				t.Fatal("a session of no app was stored")
+			}
+			if n := len(userEvents(t, s, u.ID)); n != 1 {
+				t.Fatalf("a refused session recorded events: %d", n)
+			}
+		})
+	}
+	// A refresh token presented for another app, or an app's token
+	// presented as Foyer's own, changes nothing: the session keeps its
+	// token, and a previous token presented that way revokes nothing.
+	t.Run("ErrUnauthorized/OtherApp", func(t *testing.T) {
+		s, c := setup(t, open)
+		u := createRegistered(t, s, "ann@example.com")
+		app := createApp(t, s, "Notes", foyer.AppPublic)
+		other := createApp(t, s, "Other", foyer.AppConfidential)
+		appSess := createAppSession(t, s, c, u.ID, app.ID, time.Hour)
+		own := createSession(t, s, c, u.ID, time.Hour)
+		first := appSess.RefreshHash
+		_, second := newToken(t)
+		rotated, _, err := s.Sessions.RotateSession(t.Context(), app.ID, first, second)
+		ok(t, err)
+		c.Advance(time.Minute)
+		before := sessionsOf(t, s, u.ID)
+		tries := []struct {
+			app  string
+			hash []byte
+		}{
+			{"", second}, {other.ID, second}, {"not-a-uuid", second}, // the current token
+			{"", first}, {other.ID, first}, // the previous one: no reuse revocation
+			{app.ID, own.RefreshHash}, {other.ID, own.RefreshHash}, // Foyer's own session
+		}
+		for _, try := range tries {
+			_, next := newToken(t)
+			_, _, err := s.Sessions.RotateSession(t.Context(), try.app, try.hash, next)
+			wantCode(t, err, foyer.EUnauthorized)
+		}
+		if diff := cmp.Diff(before, sessionsOf(t, s, u.ID)); diff != "" {
+			t.Fatalf("refused rotations changed the sessions (-want +got):\n%s", diff)
+		}
+		// The rightful app still rotates, and its reuse detection works.
+		_, third := newToken(t)
+		_, _, err = s.Sessions.RotateSession(t.Context(), app.ID, second, third)
+		ok(t, err)
+		_, stolen := newToken(t)
+		_, _, err = s.Sessions.RotateSession(t.Context(), app.ID, second, stolen)
+		wantCode(t, err, foyer.EUnauthorized)
+		_, err = s.Sessions.FindSessionUser(t.Context(), u.ID, rotated.ID)
+		wantCode(t, err, foyer.EUnauthorized)
+		if diff := cmp.Diff([]*foyer.Session{own}, sessionsOf(t, s, u.ID)); diff != "" {
+			t.Fatalf("after the reuse (-want +got):\n%s", diff)
+		}
+	})
+}
+
+func testFindSessionByRefresh(t *testing.T, open Opener) {
+	t.Run("OK", func(t *testing.T) {
+		s, c := setup(t, open)
+		u := createRegistered(t, s, "ann@example.com")
+		app := createApp(t, s, "Notes", foyer.AppPublic)
+		appSess := createAppSession(t, s, c, u.ID, app.ID, time.Hour)
+		own := createSession(t, s, c, u.ID, time.Hour)
+		c.Advance(time.Hour - time.Millisecond)
+		for _, want := range []*foyer.Session{appSess, own} {
+			got, err := s.Sessions.FindSessionByRefresh(t.Context(), want.RefreshHash)
+			ok(t, err)
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Fatalf("(-want +got):\n%s", diff)
+			}
+		}
+		// Looking does not rotate.
+		if diff := cmp.Diff([]*foyer.Session{own, appSess}, sessionsOf(t, s, u.ID)); diff != "" {
+			t.Fatalf("(-want +got):\n%s", diff)
+		}
+	})
+	// Only the current token finds the session; the previous one is not
+	// taken as reuse either, since nothing is exchanged.
+	t.Run("ErrUnauthorized/Previous", func(t *testing.T) {
+		s, c := setup(t, open)
+		u := createRegistered(t, s, "ann@example.com")
+		sess := createAppSession(t, s, c, u.ID, createApp(t, s, "Notes", foyer.AppPublic).ID, time.Hour)
+		_, next := newToken(t)
+		rotated, _, err := s.Sessions.RotateSession(t.Context(), sess.AppID, sess.RefreshHash, next)
+		ok(t, err)
+		_, err = s.Sessions.FindSessionByRefresh(t.Context(), sess.RefreshHash)
+		wantCode(t, err, foyer.EUnauthorized)
+		if diff := cmp.Diff([]*foyer.Session{rotated}, sessionsOf(t, s, u.ID)); diff != "" {
+			t.Fatalf("(-want +got):\n%s", diff)
+		}
+	})
+	t.Run("ErrUnauthorized/Expired", func(t *testing.T) {
+		s, c := setup(t, open)
+		u := createRegistered(t, s, "ann@example.com")
+		sess := createSession(t, s, c, u.ID, time.Hour)
+		c.Advance(time.Hour)
+		_, err := s.Sessions.FindSessionByRefresh(t.Context(), sess.RefreshHash)
+		wantCode(t, err, foyer.EUnauthorized)
+	})
+	t.Run("ErrUnauthorized/Unknown", func(t *testing.T) {
+		s, c := setup(t, open)
+		u := createRegistered(t, s, "ann@example.com")
+		createSession(t, s, c, u.ID, time.Hour)
+		_, unknown := newToken(t)
+		for _, h := range [][]byte{unknown, nil} {
+			_, err := s.Sessions.FindSessionByRefresh(t.Context(), h)
+			wantCode(t, err, foyer.EUnauthorized)
+		}
+	})
+}
+
+func testDeleteAppSessions(t *testing.T, open Opener) {
+	t.Run("OK", func(t *testing.T) {
+		s, c := setup(t, open)
+		ctx := t.Context()
+		u := createRegistered(t, s, "ann@example.com")
+		bob := createRegistered(t, s, "bob@example.com")
+		app := createApp(t, s, "Notes", foyer.AppPublic)
+		other := createApp(t, s, "Other", foyer.AppPublic)
+		createAppSession(t, s, c, u.ID, app.ID, time.Hour)
+		createAppSession(t, s, c, u.ID, app.ID, time.Hour)
+		keepOther := createAppSession(t, s, c, u.ID, other.ID, time.Hour)
+		own := createSession(t, s, c, u.ID, time.Hour)
+		bobs := createAppSession(t, s, c, bob.ID, app.ID, time.Hour)
+
+		n, err := s.Sessions.DeleteAppSessions(ctx, u.ID, app.ID)
+		ok(t, err)
+		if n != 2 {
+			t.Fatalf("ended %d sessions, want 2", n)
+		}
+		if diff := cmp.Diff([]*foyer.Session{own, keepOther}, sessionsOf(t, s, u.ID)); diff != "" {
+			t.Fatalf("sessions left (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff([]*foyer.Session{bobs}, sessionsOf(t, s, bob.ID)); diff != "" {
+			t.Fatalf("another user's sessions (-want +got):\n%s", diff)
+		}
+		n, err = s.Sessions.DeleteAppSessions(ctx, u.ID, app.ID)
+		ok(t, err)
+		if n != 0 {
+			t.Fatalf("ended %d sessions again, want 0", n)
+		}
+	})
+	for _, nf := range notFoundIDs() {
+		t.Run("OK/None/"+nf.name, func(t *testing.T) {
+			s, c := setup(t, open)
+			u := createRegistered(t, s, "ann@example.com")
+			app := createApp(t, s, "Notes", foyer.AppPublic)
+			sess := createAppSession(t, s, c, u.ID, app.ID, time.Hour)
+			for _, args := range [][2]string{{nf.id, app.ID}, {u.ID, nf.id}} {
+				n, err := s.Sessions.DeleteAppSessions(t.Context(), args[0], args[1])
+				ok(t, err)
+				if n != 0 {
+					t.Fatalf("DeleteAppSessions(%q, %q) = %d, want 0", args[0], args[1], n)
+				}
+			}
+			if diff := cmp.Diff([]*foyer.Session{sess}, sessionsOf(t, s, u.ID)); diff != "" {
+				t.Fatalf("(-want +got):\n%s", diff)
+			}
 		})
 	}
 }

@@ -44,6 +44,9 @@ type Services struct {
 	Admins      foyer.AdminService
 	Reports     foyer.ReportService
 
+	Apps         foyer.AppService
+	AuthRequests foyer.AuthRequestService
+
 	// Mentions looks through every row of every table of the store for
 	// values, as text or, for a UUID, as the bytes a store may keep it
 	// in, and counts the rows that hold one of them, by table. It is how
@@ -77,6 +80,8 @@ func Run(t *testing.T, open func(t *testing.T, now func() time.Time) Services) {
 	t.Run("Retention", func(t *testing.T) { testRetention(t, o) })
 	t.Run("Admins", func(t *testing.T) { testAdmins(t, o) })
 	t.Run("Reports", func(t *testing.T) { testReports(t, o) })
+	t.Run("Apps", func(t *testing.T) { testApps(t, o) })
+	t.Run("AuthRequests", func(t *testing.T) { testAuthRequests(t, o) })
 	t.Run("Text", func(t *testing.T) { testText(t, o) })
 	t.Run("Lifecycle", func(t *testing.T) { testLifecycle(t, o) })
 }

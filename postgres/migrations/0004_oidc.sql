@@ -18,11 +18,13 @@ CREATE TABLE apps (
 -- auth_requests live from /oauth/authorize until their code is redeemed
 -- or they expire. params is the validated request; user_id and auth_time
 -- are set when someone signs in, code_hash (SHA-256 of the code) when the
--- code is issued.
+-- code is issued. Like the other rows about a user, user_id has no
+-- foreign key to users (see version 1): the statements that delete a user
+-- delete its requests, and completing a request holds the user's row.
 CREATE TABLE auth_requests (
     id         uuid        NOT NULL PRIMARY KEY,
     app_id     uuid        NOT NULL REFERENCES apps (id) ON DELETE CASCADE,
-    user_id    uuid        REFERENCES users (id) ON DELETE CASCADE,
+    user_id    uuid,
     created_at timestamptz NOT NULL,
     expires_at timestamptz NOT NULL,
     auth_time  timestamptz,
