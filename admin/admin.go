@@ -2,9 +2,9 @@
 // HTML pages (html/template, embedded templates and one small CSS file,
 // inline SVG charts, no JavaScript) for operators to sign in, find and
 // manage users, read the reports and run operations (webhooks and their
-// deliveries, signing keys, API keys, the reaper, the audit log and the
-// development mailbox). It also exports Reports, the report queries as
-// plain structs, so that other transports can serve them.
+// deliveries, signing keys, API keys, applications, the reaper, the audit
+// log and the development mailbox). It also exports Reports, the report
+// queries as plain structs, so that other transports can serve them.
 //
 // It owns the console's transport concerns: its own sessions (apart from
 // end users'), CSRF protection, sign-in throttling and TOTP. Business rules
@@ -119,6 +119,9 @@ type Deps struct {
 	APIKeys foyer.APIKeyService
 	// Mail serves the development mailbox (with Config.DevMode).
 	Mail foyer.MailService
+	// Apps serves the applications page (OAuth clients) and their
+	// deletion; registering one needs NewAppSecret too.
+	Apps foyer.AppService
 
 	// HashPassword and VerifyPassword hash and check admin passwords
 	// (argon2id in Foyer).
@@ -130,6 +133,10 @@ type Deps struct {
 	// NewAPIKey returns a fresh API key secret and the key to store for it
 	// (the http package's NewAPIKey).
 	NewAPIKey func() (secret string, k *foyer.APIKey)
+	// NewAppSecret returns a fresh client secret for a confidential
+	// application and the SHA-256 to store for it (the http package's
+	// NewAppSecret).
+	NewAppSecret func() (secret string, hash []byte)
 	// ListKeys lists the signing keys that still verify, and RotateKeys
 	// makes a new key sign from now on (the keyring's Keys and Rotate).
 	ListKeys   func() []KeyInfo
@@ -266,6 +273,10 @@ func (h *Handler) routes() {
 	h.private("GET /admin/api-keys", h.listAPIKeys)
 	h.private("POST /admin/api-keys", h.createAPIKey)
 	h.private("POST /admin/api-keys/{id}/revoke", h.revokeAPIKey)
+	h.private("GET /admin/apps", h.listApps)
+	h.private("POST /admin/apps", h.createApp)
+	h.private("GET /admin/apps/{id}/delete", h.deleteAppPage)
+	h.private("POST /admin/apps/{id}/delete", h.deleteApp)
 	h.private("GET /admin/reaper", h.reaperPage)
 	h.private("POST /admin/reaper", h.runReaper)
 	h.private("GET /admin/mail", h.mailbox)

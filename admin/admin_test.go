@@ -118,6 +118,7 @@ type console struct {
 	webhooks    foyer.WebhookService
 	deliveries  foyer.DeliveryService
 	mail        foyer.MailService
+	apps        foyer.AppService
 }
 
 // setup starts the console on a fresh SQLite file, in development mode.
@@ -151,6 +152,7 @@ func setup(t *testing.T, configure ...func(*admin.Config, *admin.Deps)) *console
 		webhooks:    sqlite.NewWebhookService(db),
 		deliveries:  sqlite.NewDeliveryService(db),
 		mail:        sqlite.NewMailService(db),
+		apps:        sqlite.NewAppService(db),
 	}
 	c.srv = httptest.NewUnstartedServer(nil)
 	c.URL = "http://" + c.srv.Listener.Addr().String()
@@ -169,15 +171,17 @@ func setup(t *testing.T, configure ...func(*admin.Config, *admin.Deps)) *console
 		Deliveries:     c.deliveries,
 		APIKeys:        c.apiKeys,
 		Mail:           c.mail,
+		Apps:           c.apps,
 		HashPassword:   hashPassword,
 		VerifyPassword: verifyPassword,
 		CheckBootstrapKey: func(key string) bool {
 			return subtle.ConstantTimeCompare([]byte(key), []byte(bootstrapKey)) == 1
 		},
-		NewAPIKey:  newAPIKey,
-		ListKeys:   c.listKeys,
-		RotateKeys: c.rotateKey,
-		RenderMail: renderMail,
+		NewAPIKey:    newAPIKey,
+		NewAppSecret: newAppSecret,
+		ListKeys:     c.listKeys,
+		RotateKeys:   c.rotateKey,
+		RenderMail:   renderMail,
 		Reap: func(ctx context.Context, dryRun bool) (int, time.Time, error) {
 			cutoff := clock.Now().Add(-30 * 24 * time.Hour)
 			ids, err := c.reaps.DeleteExpiredAnonymousUsers(ctx, cutoff, 100, dryRun)
@@ -205,6 +209,16 @@ func newAPIKey() (string, *foyer.APIKey) {
 	secret := "foyer_sk_" + base64.RawURLEncoding.EncodeToString(b[:])
 	sum := sha256.Sum256([]byte(secret))
 	return secret, &foyer.APIKey{Prefix: secret[:15], Hash: sum[:]}
+}
+
+// newAppSecret makes a client secret as the http package does: a random
+// secret whose SHA-256 is stored.
+func newAppSecret() (string, []byte) {
+	var b [32]byte
+	rand.Read(b[:])
+	secret := "foyer_cs_" + base64.RawURLEncoding.EncodeToString(b[:])
+	sum := sha256.Sum256([]byte(secret))
+	return secret, sum[:]
 }
 
 // rotateKey stores a new signing key. The store treats key material as

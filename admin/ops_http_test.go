@@ -206,9 +206,9 @@ func TestOptionalDeps(t *testing.T) {
 	u := c.anonymous(t, `{}`)
 	body := cl.get("/admin/", http.StatusOK).Body
 	mustContain(t, body, "Reports are not available")
-	mustNotContain(t, body, `href="/admin/webhooks"`, `href="/admin/keys"`, `href="/admin/api-keys"`, `href="/admin/reaper"`)
+	mustNotContain(t, body, `href="/admin/webhooks"`, `href="/admin/keys"`, `href="/admin/api-keys"`, `href="/admin/apps"`, `href="/admin/reaper"`)
 	mustNotContain(t, cl.get("/admin/users/"+u.ID, http.StatusOK).Body, "Timeline", "Sessions", "Export data")
-	for _, p := range []string{"/admin/webhooks", "/admin/keys", "/admin/api-keys", "/admin/reaper", "/admin/users/" + u.ID + "/export", "/admin/reports/funnel.csv"} {
+	for _, p := range []string{"/admin/webhooks", "/admin/keys", "/admin/api-keys", "/admin/apps", "/admin/reaper", "/admin/users/" + u.ID + "/export", "/admin/reports/funnel.csv"} {
 		cl.get(p, http.StatusNotFound)
 	}
 }

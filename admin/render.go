@@ -96,6 +96,7 @@ var notices = map[string]string{
 	"redelivered":      "The delivery was queued again.",
 	"keys-rotated":     "A new signing key signs from now on.",
 	"api-key-revoked":  "The API key was revoked.",
+	"app-deleted":      "The application was deleted.",
 	"totp-enabled":     "Two-step verification is on.",
 	"totp-disabled":    "Two-step verification is off.",
 }
@@ -120,6 +121,7 @@ func (h *Handler) layout(r *http.Request, title string) layout {
 	add("/admin/webhooks", "Webhooks", h.deps.Webhooks != nil)
 	add("/admin/keys", "Signing keys", h.deps.ListKeys != nil)
 	add("/admin/api-keys", "API keys", h.deps.APIKeys != nil)
+	add("/admin/apps", "Applications", h.deps.Apps != nil)
 	add("/admin/reaper", "Reaper", h.deps.Reap != nil)
 	add("/admin/audit", "Audit log", true)
 	add("/admin/mail", "Mailbox", h.mailboxOn())
