@@ -1,6 +1,6 @@
 // Command foyer is the Foyer identity service: one binary that serves the
-// API, migrates the database, manages signing keys and API keys, and
-// measures itself.
+// API, migrates the database, manages signing keys, API keys and
+// applications, and measures itself.
 //
 // It owns the configuration (flags with FOYER_* environment fallbacks,
 // validated at start) and the wiring of the storage, token, HTTP and mail
@@ -88,6 +88,9 @@ var commands = []struct{ name, summary string }{
 	{"keys rotate", "create a new token signing key; the previous one keeps verifying"},
 	{"keys list", "list token signing keys"},
 	{"api-keys create", "create a server API key and print it once"},
+	{"apps create", "register an OpenID Connect application; print its client id (and secret) once"},
+	{"apps list", "list OpenID Connect applications"},
+	{"apps delete", "delete an application and end its sessions"},
 	{"admin create", "create an admin console account (password from FOYER_ADMIN_PASSWORD or stdin)"},
 	{"admin list", "list admin console accounts"},
 	{"reap", "delete stale anonymous users now (--dry-run counts them)"},
@@ -112,6 +115,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.runKeys(ctx, rest)
 	case "api-keys":
 		return m.runAPIKeys(ctx, rest)
+	case "apps":
+		return m.runApps(ctx, rest)
 	case "admin":
 		return m.runAdmin(ctx, rest)
 	case "reap":

@@ -200,6 +200,7 @@ func (m *Main) openApp(ctx context.Context, c Config, logger *slog.Logger) (*app
 		Exports:          s.Exports,
 		Reap:             a.reapNow,
 		Reports:          admin.ReportsAPIHandler(admin.NewReports(s.Reports, c.BillingRule, nil)),
+		Apps:             s.Apps,
 	}, logger, reg)
 	console := admin.NewHandler(admin.Config{
 		PublicURL:         pub,
@@ -246,6 +247,8 @@ func (a *app) adminDeps(worker *mail.Worker) admin.Deps {
 		VerifyPassword:    argon2.Verify,
 		CheckBootstrapKey: a.checkBootstrapKey,
 		NewAPIKey:         foyerhttp.NewAPIKey,
+		Apps:              s.Apps,
+		NewAppSecret:      foyerhttp.NewAppSecret,
 		ListKeys: func() []admin.KeyInfo {
 			keys := a.keyring.Keys()
 			out := make([]admin.KeyInfo, len(keys))
