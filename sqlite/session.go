@@ -64,6 +64,14 @@ func sessionApp(appID string) (v any, ok bool) {
 	return id[:], true
 }
 
+// sessionAppID is the AppID of a session whose app_id is app.
+func sessionAppID(app any) string {
+	if b, ok := app.([]byte); ok {
+		return idString(b)
+	}
+	return ""
+}
+
 // nullStrings stores an empty list as NULL and any other as a JSON array.
 func nullStrings(v []string) (any, error) {
 	if len(v) == 0 {
@@ -226,7 +234,7 @@ func (s *SessionService) RotateSession(ctx context.Context, appID string, oldHas
 		if err != nil {
 			return translate("find session", err)
 		}
-		if sess.Expired(tx.now) || sess.AppID != appID {
+		if sess.Expired(tx.now) || sess.AppID != sessionAppID(app) {
 			return errSessionInvalid()
 		}
 		sid, _ := parseID(sess.ID)

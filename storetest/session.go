@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 	"time"
 
@@ -346,6 +347,10 @@ func testAppSessions(t *testing.T, open Opener) {
 		if gu.ID != u.ID {
 			t.Fatalf("user = %s, want %s", gu.ID, u.ID)
 		}
+		// The app is named by its id, whatever the case of its letters.
+		_, third := newToken(t)
+		_, _, err = s.Sessions.RotateSession(t.Context(), strings.ToUpper(app.ID), next, third)
+		ok(t, err)
 	})
 	for _, nf := range notFoundIDs()[:2] {
 		t.Run(nf.name, func(t *testing.T) {
