@@ -155,7 +155,7 @@ type AppService interface {
 
 // AuthRequest is an OpenID Connect authorization request from the moment
 // an app sends a person to sign in until its code is redeemed. The fields
-// up to LoginHint are the request as the app made it, already validated;
+// up to MaxAge are the request as the app made it, already validated;
 // UserID and AuthTime are set once the person has signed in.
 type AuthRequest struct {
 	ID                  string   `json:"id"`
@@ -170,8 +170,10 @@ type AuthRequest struct {
 	CodeChallengeMethod string   `json:"code_challenge_method,omitempty"`
 	Prompt              []string `json:"prompt,omitempty"`
 	// MaxAge is the max_age parameter in seconds, or nil when absent.
-	MaxAge    *int64 `json:"max_age,omitempty"`
-	LoginHint string `json:"login_hint,omitempty"`
+	// Nothing personal is kept: the login_hint parameter, which may be
+	// an email address, is not stored, so a request nobody completed
+	// holds no one's data.
+	MaxAge *int64 `json:"max_age,omitempty"`
 
 	// UserID is the person who signed in, "" until then.
 	UserID string `json:"user_id,omitempty"`
@@ -187,7 +189,7 @@ func (a *AuthRequest) Done() bool { return a.UserID != "" }
 // AuthRequestService keeps authorization requests and their codes. Only
 // a hash of a code is stored. An expired request is treated as absent.
 type AuthRequestService interface {
-	// CreateAuthRequest stores a (its fields up to LoginHint, and
+	// CreateAuthRequest stores a (its fields up to MaxAge, and
 	// ExpiresAt, which the caller sets), setting ID and CreatedAt. Returns
 	// ENotFound if the app does not exist.
 	CreateAuthRequest(ctx context.Context, a *AuthRequest) error

@@ -16,7 +16,7 @@ func TestValidRedirectURI(t *testing.T) {
 		{"http://localhost:3000/callback", true},
 		{"http://127.0.0.1/cb", true},
 		{"http://[::1]:9/cb", true},
-		{"http://shop.example/callback", false},    // plain http off loopback
+		{"http://shop.example/callback", false},     // plain http off loopback
 		{"http://localhost.evil.example/cb", false}, // not loopback
 		{"https://shop.example/cb#frag", false},
 		{"https://user:pw@shop.example/cb", false},

@@ -1091,6 +1091,14 @@ func walkApps(t *testing.T, a *apiChecker, ts *testServer) {
 	a.do(t, ts, call{name: "CreateAppSecretGiven", method: "POST", path: "/v1/apps", header: join(api, ctJSON),
 		body: `{"name":"Game","type":"confidential","redirect_uris":["https://game.example.com/cb"],"secret":"foyer_cs_mine"}`,
 		req:  reqInvalid, wantStatus: 400, wantCode: "malformed_json"})
+	// The hosted sign-out page follows a post-logout URI the app
+	// registered; a browser nobody is signed in on goes straight there.
+	a.do(t, ts, call{name: "LogoutPage", method: "GET", path: "/logout", wantStatus: 200})
+	w = a.do(t, ts, call{name: "LogoutPageToApp", method: "GET", path: "/logout?" + url.Values{"client_id": {shop.ID}, "post_logout_redirect_uri": {"https://shop.example.com/?state=s1"}}.Encode(), wantStatus: 303})
+	if loc := w.Header().Get("Location"); loc != "https://shop.example.com/?state=s1" {
+		t.Fatalf("LogoutPageToApp: Location %q, want the registered URI with its state", loc)
+	}
+	a.do(t, ts, call{name: "LogoutPageUnregistered", method: "GET", path: "/logout?" + url.Values{"client_id": {shop.ID}, "post_logout_redirect_uri": {"https://evil.example.com/"}}.Encode(), wantStatus: 200})
 	a.do(t, ts, call{name: "ListApps", method: "GET", path: "/v1/apps", header: api, wantStatus: 200})
 	a.do(t, ts, call{name: "GetApp", method: "GET", path: "/v1/apps/" + shop.ID, header: api, wantStatus: 200})
 	a.do(t, ts, call{name: "GetAppMissing", method: "GET", path: "/v1/apps/" + missing, header: api, wantStatus: 404, wantCode: "not_found"})

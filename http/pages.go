@@ -718,9 +718,6 @@ func (p *pages) stylesheet(w http.ResponseWriter, r *http.Request) error {
 func (p *pages) loginForm(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	d := &pageData{Title: "Sign in", State: "form", ReturnTo: p.safeReturn(q.Get("return_to")), Notice: notice(q.Get("notice"))}
-	if hint := q.Get("login_hint"); len(hint) <= foyer.MaxEmailLength && foyer.ValidText(hint) {
-		d.Email = hint
-	}
 	u, err := p.account(r)
 	if err != nil {
 		return err

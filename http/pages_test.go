@@ -797,8 +797,14 @@ func TestPagesForm(t *testing.T) {
 		})
 	}
 	t.Run("ErrNotAllowed", func(t *testing.T) {
-		if w := b.get("/logout"); w.Code != http.StatusMethodNotAllowed {
-			t.Fatalf("GET /logout = %d, want 405", w.Code)
+		if w := b.send("DELETE", "/logout", nil); w.Code != http.StatusMethodNotAllowed {
+			t.Fatalf("DELETE /logout = %d, want 405", w.Code)
+		}
+	})
+	t.Run("LogoutPageChangesNothing", func(t *testing.T) {
+		w := b.get("/logout")
+		if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), "You are signed out") {
+			t.Fatalf("GET /logout without a session = %d:\n%s", w.Code, w.Body)
 		}
 	})
 }

@@ -418,6 +418,7 @@ func (s *Server) routes() {
 	p.route("POST /password/reset", p.reset)
 	p.route("GET /merge", p.mergeForm)
 	p.route("POST /merge", p.merge)
+	p.route("GET /logout", p.logoutForm)
 	p.route("POST /logout", p.logout)
 	p.route("GET /assets/foyer.css", p.stylesheet)
 

@@ -79,9 +79,6 @@ func (p *Provider) continueAuth(w http.ResponseWriter, r *http.Request) {
 		// Signed in, but not recently enough: sign in again.
 		q.Set("prompt", "login")
 	}
-	if a.LoginHint != "" {
-		q.Set("login_hint", a.LoginHint)
-	}
 	http.Redirect(w, r, "/login?"+q.Encode(), http.StatusFound)
 }
 

@@ -61,7 +61,6 @@ func (s *storage) CreateAuthRequest(ctx context.Context, r *zoidc.AuthRequest, _
 		CodeChallenge:       r.CodeChallenge,
 		CodeChallengeMethod: string(r.CodeChallengeMethod),
 		Prompt:              r.Prompt,
-		LoginHint:           r.LoginHint,
 		ExpiresAt:           s.cfg.Now().Add(s.cfg.AuthRequestTTL),
 	}
 	if r.MaxAge != nil {

@@ -25,7 +25,7 @@ func NewAuthRequestService(db *DB) *AuthRequestService { return &AuthRequestServ
 
 // authParams is the request as the app made it, stored in the jsonb
 // params column: the fields of foyer.AuthRequest from RedirectURI to
-// LoginHint.
+// MaxAge.
 type authParams struct {
 	RedirectURI         string   `json:"redirect_uri"`
 	Scopes              []string `json:"scopes"`
@@ -37,7 +37,6 @@ type authParams struct {
 	CodeChallengeMethod string   `json:"code_challenge_method,omitempty"`
 	Prompt              []string `json:"prompt,omitempty"`
 	MaxAge              *int64   `json:"max_age,omitempty"`
-	LoginHint           string   `json:"login_hint,omitempty"`
 }
 
 // encodeAuthParams returns the params column of a. Returns EInvalid if a
@@ -45,13 +44,13 @@ type authParams struct {
 // the sqlite package refuses all that foyer.ValidText does).
 func encodeAuthParams(a *foyer.AuthRequest) (string, error) {
 	if err := checkText(append(append([]string{a.RedirectURI, a.ResponseType, a.ResponseMode, a.State, a.Nonce,
-		a.CodeChallenge, a.CodeChallengeMethod, a.LoginHint}, a.Scopes...), a.Prompt...)...); err != nil {
+		a.CodeChallenge, a.CodeChallengeMethod}, a.Scopes...), a.Prompt...)...); err != nil {
 		return "", err
 	}
 	b, err := json.Marshal(authParams{
 		RedirectURI: a.RedirectURI, Scopes: a.Scopes, ResponseType: a.ResponseType, ResponseMode: a.ResponseMode,
 		State: a.State, Nonce: a.Nonce, CodeChallenge: a.CodeChallenge, CodeChallengeMethod: a.CodeChallengeMethod,
-		Prompt: a.Prompt, MaxAge: a.MaxAge, LoginHint: a.LoginHint,
+		Prompt: a.Prompt, MaxAge: a.MaxAge,
 	})
 	if err != nil {
 		return "", fmt.Errorf("encode authorization request: %w", err)
@@ -67,7 +66,7 @@ func decodeAuthParams(a *foyer.AuthRequest, params []byte) error {
 	}
 	a.RedirectURI, a.Scopes, a.ResponseType, a.ResponseMode = p.RedirectURI, p.Scopes, p.ResponseType, p.ResponseMode
 	a.State, a.Nonce, a.CodeChallenge, a.CodeChallengeMethod = p.State, p.Nonce, p.CodeChallenge, p.CodeChallengeMethod
-	a.Prompt, a.MaxAge, a.LoginHint = p.Prompt, p.MaxAge, p.LoginHint
+	a.Prompt, a.MaxAge = p.Prompt, p.MaxAge
 	return nil
 }
 

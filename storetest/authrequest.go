@@ -57,7 +57,7 @@ func testAuthRequestLifecycle(t *testing.T, open Opener) {
 		a := &foyer.AuthRequest{AppID: app.ID, RedirectURI: app.RedirectURIs[0], Scopes: []string{"openid", "profile", "email"},
 			ResponseType: "code", ResponseMode: "query", State: "xyz ✓", Nonce: "n-0S6_WzA2Mj",
 			CodeChallenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", CodeChallengeMethod: "S256",
-			Prompt: []string{"login", "consent"}, MaxAge: &maxAge, LoginHint: "hint",
+			Prompt: []string{"login", "consent"}, MaxAge: &maxAge,
 			ExpiresAt: c.Now().Add(10 * time.Minute)}
 		ok(t, s.AuthRequests.CreateAuthRequest(ctx, a))
 		if a.ID == "" {

@@ -309,7 +309,7 @@ func testOpenIDConnect(t *testing.T, env ...string) {
 	pubConf := &oauth2.Config{ClientID: pub.ID, Endpoint: provider.Endpoint(), RedirectURL: rpURL, Scopes: []string{gooidc.ScopeOpenID}}
 	for name, opts := range map[string][]oauth2.AuthCodeOption{
 		"no challenge": nil,
-		"plain": {oauth2.SetAuthURLParam("code_challenge", pkce), oauth2.SetAuthURLParam("code_challenge_method", "plain")},
+		"plain":        {oauth2.SetAuthURLParam("code_challenge", pkce), oauth2.SetAuthURLParam("code_challenge_method", "plain")},
 	} {
 		state := randomHex(8)
 		r := b.get(pubConf.AuthCodeURL(state, opts...))

@@ -21,6 +21,7 @@ import (
 	"github.com/foyerhq/foyer/argon2"
 	foyerhttp "github.com/foyerhq/foyer/http"
 	"github.com/foyerhq/foyer/mail"
+	"github.com/foyerhq/foyer/oidc"
 	"github.com/foyerhq/foyer/reaper"
 	"github.com/foyerhq/foyer/token"
 	"github.com/foyerhq/foyer/webhook"
@@ -209,9 +210,27 @@ func (m *Main) openApp(ctx context.Context, c Config, logger *slog.Logger) (*app
 		SessionTTL:        c.AdminSessionTTL,
 		DevMode:           c.Dev,
 	}, a.adminDeps(worker), logger)
-	// The console serves everything under /admin/, the API the rest.
+	provider, err := oidc.New(oidc.Config{
+		Issuer:     a.url,
+		Audience:   c.audience(addr),
+		AccessTTL:  c.AccessTTL,
+		SessionTTL: c.SessionTTL,
+		CryptoKey:  sha256.Sum256(append([]byte("foyer oidc op crypto key\x00"), kek...)),
+		Insecure:   pub.Scheme == "http",
+		SignedIn:   hs.SignedIn,
+		Logger:     logger,
+	}, oidc.Deps{Apps: s.Apps, AuthRequests: s.AuthRequests, Sessions: s.Sessions, Users: s.Users, Keys: a.keyring})
+	if err != nil {
+		a.abort()
+		return nil, fmt.Errorf("openid connect provider: %w", err)
+	}
+	// The console serves everything under /admin/, the OpenID Connect
+	// provider its paths, the API the rest.
 	mux := http.NewServeMux()
 	mux.Handle("/admin/", console)
+	for _, path := range oidc.Paths() {
+		mux.Handle(path, http.MaxBytesHandler(provider, c.MaxBodyBytes))
+	}
 	mux.Handle("/", hs.Handler())
 	a.srv = &http.Server{
 		Handler:           longReaperRuns(mux),
