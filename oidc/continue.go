@@ -14,7 +14,7 @@ import (
 // Registration via OpenID Connect 1.0).
 const promptCreate = "create"
 
-// continueAuth handles GET /oauth/continue?id=…, where op sends the
+// continueAuth handles GET /oauth2/continue?id=…, where op sends the
 // browser once it has stored an authorization request, and where the
 // hosted pages send it back after signing in. If the browser is signed in
 // recently enough for the request, the request is completed for that

@@ -46,14 +46,14 @@ import (
 // is the provider's own; the others are the protocol's.
 const (
 	PathDiscovery  = "/.well-known/openid-configuration"
-	PathAuthorize  = "/oauth/authorize"
-	PathCallback   = "/oauth/authorize/callback"
-	PathContinue   = "/oauth/continue"
-	PathToken      = "/oauth/token"
-	PathUserinfo   = "/oauth/userinfo"
-	PathRevoke     = "/oauth/revoke"
-	PathIntrospect = "/oauth/introspect"
-	PathEndSession = "/oauth/logout"
+	PathAuthorize  = "/oauth2/authorize"
+	PathCallback   = "/oauth2/authorize/callback"
+	PathContinue   = "/oauth2/continue"
+	PathToken      = "/oauth2/token"
+	PathUserinfo   = "/oauth2/userinfo"
+	PathRevoke     = "/oauth2/revoke"
+	PathIntrospect = "/oauth2/introspect"
+	PathEndSession = "/oauth2/logout"
 	// PathJWKS is where discovery says the keys are; Foyer's HTTP server
 	// serves it, not the provider.
 	PathJWKS = "/.well-known/jwks.json"

@@ -340,7 +340,7 @@ func (s *storage) SetUserinfoFromRequest(ctx context.Context, info *zoidc.UserIn
 	return nil
 }
 
-// SetUserinfoFromToken answers /oauth/userinfo. The token must name a
+// SetUserinfoFromToken answers /oauth2/userinfo. The token must name a
 // live session of an app (its id is "<session>.<random>"), so tokens of
 // ended sessions and ID tokens presented as access tokens are refused.
 func (s *storage) SetUserinfoFromToken(ctx context.Context, info *zoidc.UserInfo, tokenID, subject, _ string) error {

@@ -170,8 +170,8 @@ func testOpenIDConnect(t *testing.T, env ...string) {
 	if err := provider.Claims(&meta); err != nil {
 		t.Fatal(err)
 	}
-	if meta.JWKS != p.url+"/.well-known/jwks.json" || meta.EndSession != p.url+"/oauth/logout" || !slices.Contains(meta.PKCE, "S256") || !slices.Contains(meta.GrantTypes, "refresh_token") {
-		t.Fatalf("discovery = %+v, want Foyer's JWKS, /oauth/logout, S256 and refresh_token", meta)
+	if meta.JWKS != p.url+"/.well-known/jwks.json" || meta.EndSession != p.url+"/oauth2/logout" || !slices.Contains(meta.PKCE, "S256") || !slices.Contains(meta.GrantTypes, "refresh_token") {
+		t.Fatalf("discovery = %+v, want Foyer's JWKS, /oauth2/logout, S256 and refresh_token", meta)
 	}
 
 	app := createApp(t, p.url, key, "confidential")

@@ -15,7 +15,7 @@ CREATE TABLE apps (
     CHECK ((type = 'public') = (secret_hash IS NULL))
 );
 
--- auth_requests live from /oauth/authorize until their code is redeemed
+-- auth_requests live from /oauth2/authorize until their code is redeemed
 -- or they expire. params is the validated request; user_id and auth_time
 -- are set when someone signs in, code_hash (SHA-256 of the code) when the
 -- code is issued. Like the other rows about a user, user_id has no

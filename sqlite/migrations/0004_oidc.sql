@@ -17,7 +17,7 @@ CREATE TABLE apps (
     CHECK ((type = 'public') = (secret_hash IS NULL))
 ) STRICT, WITHOUT ROWID;
 
--- auth_requests live from /oauth/authorize until their code is redeemed
+-- auth_requests live from /oauth2/authorize until their code is redeemed
 -- or they expire. params is the validated request as JSON; user_id and
 -- auth_time are set when someone signs in, code_hash (SHA-256 of the
 -- code) when the code is issued.
