@@ -2,6 +2,8 @@ package foyer
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net"
 	"net/url"
 	"slices"
@@ -181,6 +183,52 @@ type AuthRequest struct {
 	AuthTime  time.Time `json:"auth_time"`
 	CreatedAt time.Time `json:"created_at"`
 	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// authParams is the request as the app made it: the fields of
+// AuthRequest from RedirectURI to MaxAge, which the stores keep as one
+// JSON document.
+type authParams struct {
+	RedirectURI         string   `json:"redirect_uri"`
+	Scopes              []string `json:"scopes"`
+	ResponseType        string   `json:"response_type"`
+	ResponseMode        string   `json:"response_mode,omitempty"`
+	State               string   `json:"state,omitempty"`
+	Nonce               string   `json:"nonce,omitempty"`
+	CodeChallenge       string   `json:"code_challenge,omitempty"`
+	CodeChallengeMethod string   `json:"code_challenge_method,omitempty"`
+	Prompt              []string `json:"prompt,omitempty"`
+	MaxAge              *int64   `json:"max_age,omitempty"`
+}
+
+// EncodeParams returns the request as the app made it (the fields from
+// RedirectURI to MaxAge) as a JSON document, for a store to keep in one
+// column. Returns EInvalid if any of it is not ValidText.
+func (a *AuthRequest) EncodeParams() ([]byte, error) {
+	texts := append([]string{a.RedirectURI, a.ResponseType, a.ResponseMode, a.State, a.Nonce, a.CodeChallenge, a.CodeChallengeMethod}, a.Scopes...)
+	for _, t := range append(texts, a.Prompt...) {
+		if !ValidText(t) {
+			return nil, Errorf(EInvalid, "The authorization request holds text that is not valid UTF-8 or contains NUL.")
+		}
+	}
+	return json.Marshal(authParams{
+		RedirectURI: a.RedirectURI, Scopes: a.Scopes, ResponseType: a.ResponseType, ResponseMode: a.ResponseMode,
+		State: a.State, Nonce: a.Nonce, CodeChallenge: a.CodeChallenge, CodeChallengeMethod: a.CodeChallengeMethod,
+		Prompt: a.Prompt, MaxAge: a.MaxAge,
+	})
+}
+
+// DecodeParams sets the fields from RedirectURI to MaxAge from a document
+// of EncodeParams.
+func (a *AuthRequest) DecodeParams(b []byte) error {
+	var p authParams
+	if err := json.Unmarshal(b, &p); err != nil {
+		return fmt.Errorf("decode authorization request: %w", err)
+	}
+	a.RedirectURI, a.Scopes, a.ResponseType, a.ResponseMode = p.RedirectURI, p.Scopes, p.ResponseType, p.ResponseMode
+	a.State, a.Nonce, a.CodeChallenge, a.CodeChallengeMethod = p.State, p.Nonce, p.CodeChallenge, p.CodeChallengeMethod
+	a.Prompt, a.MaxAge = p.Prompt, p.MaxAge
+	return nil
 }
 
 // Done reports whether someone has signed in for the request.

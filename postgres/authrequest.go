@@ -2,9 +2,7 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -23,53 +21,6 @@ type AuthRequestService struct {
 // NewAuthRequestService returns an AuthRequestService on db.
 func NewAuthRequestService(db *DB) *AuthRequestService { return &AuthRequestService{db: db} }
 
-// authParams is the request as the app made it, stored in the jsonb
-// params column: the fields of foyer.AuthRequest from RedirectURI to
-// MaxAge.
-type authParams struct {
-	RedirectURI         string   `json:"redirect_uri"`
-	Scopes              []string `json:"scopes"`
-	ResponseType        string   `json:"response_type"`
-	ResponseMode        string   `json:"response_mode,omitempty"`
-	State               string   `json:"state,omitempty"`
-	Nonce               string   `json:"nonce,omitempty"`
-	CodeChallenge       string   `json:"code_challenge,omitempty"`
-	CodeChallengeMethod string   `json:"code_challenge_method,omitempty"`
-	Prompt              []string `json:"prompt,omitempty"`
-	MaxAge              *int64   `json:"max_age,omitempty"`
-}
-
-// encodeAuthParams returns the params column of a. Returns EInvalid if a
-// holds text that the stores cannot keep (jsonb refuses only \u0000, but
-// the sqlite package refuses all that foyer.ValidText does).
-func encodeAuthParams(a *foyer.AuthRequest) (string, error) {
-	if err := checkText(append(append([]string{a.RedirectURI, a.ResponseType, a.ResponseMode, a.State, a.Nonce,
-		a.CodeChallenge, a.CodeChallengeMethod}, a.Scopes...), a.Prompt...)...); err != nil {
-		return "", err
-	}
-	b, err := json.Marshal(authParams{
-		RedirectURI: a.RedirectURI, Scopes: a.Scopes, ResponseType: a.ResponseType, ResponseMode: a.ResponseMode,
-		State: a.State, Nonce: a.Nonce, CodeChallenge: a.CodeChallenge, CodeChallengeMethod: a.CodeChallengeMethod,
-		Prompt: a.Prompt, MaxAge: a.MaxAge,
-	})
-	if err != nil {
-		return "", fmt.Errorf("encode authorization request: %w", err)
-	}
-	return string(b), nil
-}
-
-// decodeAuthParams sets the request fields of a from the params column.
-func decodeAuthParams(a *foyer.AuthRequest, params []byte) error {
-	var p authParams
-	if err := json.Unmarshal(params, &p); err != nil {
-		return fmt.Errorf("decode authorization request: %w", err)
-	}
-	a.RedirectURI, a.Scopes, a.ResponseType, a.ResponseMode = p.RedirectURI, p.Scopes, p.ResponseType, p.ResponseMode
-	a.State, a.Nonce, a.CodeChallenge, a.CodeChallengeMethod = p.State, p.Nonce, p.CodeChallenge, p.CodeChallengeMethod
-	a.Prompt, a.MaxAge = p.Prompt, p.MaxAge
-	return nil
-}
-
 const authRequestColumns = `id, app_id, params, user_id, auth_time, created_at, expires_at`
 
 func scanAuthRequest(row pgx.Row) (*foyer.AuthRequest, error) {
@@ -82,7 +33,7 @@ func scanAuthRequest(row pgx.Row) (*foyer.AuthRequest, error) {
 	if err := row.Scan(&a.ID, &a.AppID, &params, &userID, &authTime, &a.CreatedAt, &a.ExpiresAt); err != nil {
 		return nil, err
 	}
-	if err := decodeAuthParams(&a, params); err != nil {
+	if err := a.DecodeParams(params); err != nil {
 		return nil, err
 	}
 	if userID != nil {
@@ -107,10 +58,11 @@ func (s *AuthRequestService) CreateAuthRequest(ctx context.Context, a *foyer.Aut
 	if !ok {
 		return errAppNotFound()
 	}
-	params, err := encodeAuthParams(a)
+	encoded, err := a.EncodeParams()
 	if err != nil {
 		return err
 	}
+	params := string(encoded)
 	now := s.db.now()
 	id := s.db.newID(now)
 	expires := msTime(a.ExpiresAt)
