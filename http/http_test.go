@@ -58,6 +58,7 @@ func (c *testClock) Advance(d time.Duration) {
 
 // testServer is the real handler over a real SQLite store and keyring.
 type testServer struct {
+	server      *foyerhttp.Server
 	handler     http.Handler
 	db          *sqlite.DB
 	dbPath      string
@@ -170,7 +171,8 @@ func setup(t testing.TB, configure ...func(*foyerhttp.Config)) *testServer {
 		Reports: admin.ReportsAPIHandler(admin.NewReports(sqlite.NewReportService(db), admin.BillingActive, clock.Now)),
 		Apps:    sqlite.NewAppService(db),
 	}
-	ts.handler = foyerhttp.NewServer(cfg, deps, logger, ts.reg).Handler()
+	ts.server = foyerhttp.NewServer(cfg, deps, logger, ts.reg)
+	ts.handler = ts.server.Handler()
 
 	secret, k := foyerhttp.NewAPIKey()
 	k.Name = "test"

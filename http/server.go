@@ -242,6 +242,7 @@ type Server struct {
 	metrics *metrics
 	limits  *limits
 	csrf    *http.CrossOriginProtection
+	pages   *pages
 	// bodies holds buffers for the bodies written by hand (see
 	// writeUserBody), as *[]byte.
 	bodies sync.Pool
@@ -406,6 +407,7 @@ func (s *Server) routes() {
 	// Hosted pages: HTML forms that act through the visitor API's
 	// handlers (pages.go).
 	p := s.newPages()
+	s.pages = p
 	p.route("GET /login", p.loginForm)
 	p.route("POST /login", p.login)
 	p.route("GET /register", p.registerForm)

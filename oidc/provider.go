@@ -64,6 +64,13 @@ func Paths() []string {
 	return []string{PathDiscovery, PathAuthorize, PathCallback, PathContinue, PathToken, PathUserinfo, PathRevoke, PathIntrospect, PathEndSession}
 }
 
+// BrowserPaths returns the paths of Paths that people reach in a
+// browser, whose errors the caller may show as pages; the others answer
+// apps, in JSON.
+func BrowserPaths() []string {
+	return []string{PathAuthorize, PathCallback, PathContinue, PathEndSession}
+}
+
 // Keys are the signing keys: the token package's Keyring.
 type Keys interface {
 	// SigningKey returns the current private key with its kid and alg.

@@ -296,6 +296,9 @@ func testOpenIDConnect(t *testing.T, env ...string) {
 	if refused.leftTo != nil || refused.status != http.StatusBadRequest {
 		t.Fatalf("unregistered redirect URI: status %d, sent to %v; want 400 and no redirect", refused.status, refused.leftTo)
 	}
+	if !strings.Contains(refused.body, `data-page="error"`) || !strings.Contains(refused.body, "redirect_uri") {
+		t.Fatalf("unregistered redirect URI: want the hosted error page saying why, got:\n%s", refused.body)
+	}
 
 	// A wrong PKCE verifier does not redeem the code.
 	state = randomHex(8)

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"sync"
 	"time"
 
@@ -229,7 +230,11 @@ func (m *Main) openApp(ctx context.Context, c Config, logger *slog.Logger) (*app
 	mux := http.NewServeMux()
 	mux.Handle("/admin/", console)
 	for _, path := range oidc.Paths() {
-		mux.Handle(path, http.MaxBytesHandler(provider, c.MaxBodyBytes))
+		h := http.MaxBytesHandler(provider, c.MaxBodyBytes)
+		if slices.Contains(oidc.BrowserPaths(), path) {
+			h = hs.ErrorPages(h)
+		}
+		mux.Handle(path, h)
 	}
 	mux.Handle("/", hs.Handler())
 	a.srv = &http.Server{
