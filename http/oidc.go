@@ -54,26 +54,42 @@ func (p *pages) postLogoutTarget(r *http.Request, clientID, rawURI string) (stri
 	default:
 		return "", err
 	}
-	got, err := url.Parse(rawURI)
-	if err != nil {
-		return "", nil
-	}
-	q := got.Query()
-	q.Del("state")
 	for _, registered := range app.PostLogoutRedirectURIs {
-		if registered == rawURI {
-			return rawURI, nil
-		}
-		want, err := url.Parse(registered)
-		if err != nil {
-			continue
-		}
-		if want.Scheme == got.Scheme && want.Host == got.Host && want.Path == got.Path && want.Fragment == "" && got.Fragment == "" &&
-			want.Query().Encode() == q.Encode() {
+		if registered == rawURI || sameButState(registered, rawURI) {
 			return rawURI, nil
 		}
 	}
 	return "", nil
+}
+
+// sameButState reports whether rawURI is registered with a "state"
+// parameter added, in any order of the query: the same scheme, host and
+// path as written (an escaped "/" is not a "/"), no user information, no
+// fragment, and a well-formed query that is registered's once state is
+// removed. A malformed pair is not ignored, as url.URL.Query would: the
+// app's server might read it ("a;next=…").
+func sameButState(registered, rawURI string) bool {
+	want, err := url.Parse(registered)
+	if err != nil {
+		return false
+	}
+	got, err := url.Parse(rawURI)
+	if err != nil || got.User != nil || got.Fragment != "" || want.Fragment != "" {
+		return false
+	}
+	if got.Scheme != want.Scheme || got.Host != want.Host || got.Opaque != want.Opaque || got.EscapedPath() != want.EscapedPath() {
+		return false
+	}
+	gotQ, err := url.ParseQuery(got.RawQuery)
+	if err != nil {
+		return false
+	}
+	wantQ, err := url.ParseQuery(want.RawQuery)
+	if err != nil {
+		return false
+	}
+	gotQ.Del("state")
+	return gotQ.Encode() == wantQ.Encode()
 }
 
 // logoutForm handles GET /logout, where the OpenID Connect provider
