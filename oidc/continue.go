@@ -20,7 +20,8 @@ const promptCreate = "create"
 // recently enough for the request, the request is completed for that
 // person and the browser goes on to op's callback, which issues the code.
 // Otherwise:
-//   - prompt=none answers the app with login_required;
+//   - prompt=none answers the app with login_required, which ends the
+//     request;
 //   - prompt=create sends the person to the hosted registration page;
 //   - anything else sends them to the hosted sign-in page, which comes
 //     back here. prompt=login and max_age ask for a sign-in newer than the
@@ -57,7 +58,7 @@ func (p *Provider) continueAuth(w http.ResponseWriter, r *http.Request) {
 		case foyer.EConflict:
 			// Someone else already signed in for this request in this
 			// browser; it cannot be taken over.
-			op.AuthRequestError(w, r, p.storage.authRequest(a), zoidc.ErrLoginRequired().WithDescription("The sign-in request was completed by another account."), p.op)
+			p.refuse(w, r, a, zoidc.ErrLoginRequired().WithDescription("The sign-in request was completed by another account."))
 			return
 		default:
 			p.cfg.Logger.ErrorContext(ctx, "oidc: completing an authorization request", "err", err)
@@ -66,7 +67,7 @@ func (p *Provider) continueAuth(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if promptIs(a, zoidc.PromptNone) {
-		op.AuthRequestError(w, r, p.storage.authRequest(a), zoidc.ErrLoginRequired(), p.op)
+		p.refuse(w, r, a, zoidc.ErrLoginRequired())
 		return
 	}
 	back := PathContinue + "?id=" + url.QueryEscape(a.ID)
@@ -82,17 +83,31 @@ func (p *Provider) continueAuth(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/login?"+q.Encode(), http.StatusFound)
 }
 
-// freshEnough reports whether a sign-in at authTime satisfies a:
-// prompt=login wants one after the request was made, max_age one no
-// older than that many seconds.
+// freshEnough reports whether a sign-in at authTime satisfies a. A
+// sign-in made since the request was made always does: the person has
+// just proved who they are, which is what prompt=login and max_age ask
+// for. (op turns prompt=login into max_age=0, which the time it takes to
+// come back here would otherwise always exceed.) An older sign-in
+// satisfies neither prompt=login nor a max_age it exceeds.
 func (p *Provider) freshEnough(a *foyer.AuthRequest, authTime time.Time) bool {
-	if promptIs(a, zoidc.PromptLogin) && authTime.Before(a.CreatedAt) {
+	if !authTime.Before(a.CreatedAt) {
+		return true
+	}
+	if promptIs(a, zoidc.PromptLogin) {
 		return false
 	}
-	if a.MaxAge != nil && p.cfg.Now().Sub(authTime) > time.Duration(*a.MaxAge)*time.Second {
-		return false
+	return a.MaxAge == nil || p.cfg.Now().Sub(authTime) <= time.Duration(*a.MaxAge)*time.Second
+}
+
+// refuse answers the app that made a with the error e, and ends a: an
+// authorization request gets one answer, so once the app was told it
+// failed, no code may come of it later.
+func (p *Provider) refuse(w http.ResponseWriter, r *http.Request, a *foyer.AuthRequest, e *zoidc.Error) {
+	if err := p.deps.AuthRequests.DeleteAuthRequest(r.Context(), a.ID); err != nil {
+		// It expires on its own; the app still gets its answer.
+		p.cfg.Logger.ErrorContext(r.Context(), "oidc: deleting a refused authorization request", "err", err)
 	}
-	return true
+	op.AuthRequestError(w, r, p.storage.authRequest(a), e, p.op)
 }
 
 // requestGone answers a continue for a request that expired or never

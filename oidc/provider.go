@@ -189,6 +189,7 @@ func New(cfg Config, deps Deps) (*Provider, error) {
 	p.op = provider
 	p.mux = http.NewServeMux()
 	p.mux.HandleFunc("GET "+PathContinue, p.continueAuth)
+	p.mux.HandleFunc(PathUserinfo, p.userinfo)
 	p.mux.Handle("/", provider)
 	return p, nil
 }

@@ -298,13 +298,15 @@ func (s *storage) KeySet(context.Context) ([]op.Key, error) {
 }
 
 // GetClientByClientID returns the app as op's client. An id that is not
-// a known app is a plain error, so op answers invalid_client rather than
-// server_error.
+// a known app is invalid_client: op answers a plain error with
+// invalid_client at the code grant, but passes it on as server_error (a
+// 500) at the refresh grant and at the end-session endpoint, as for a
+// refresh token of a deleted app.
 func (s *storage) GetClientByClientID(ctx context.Context, clientID string) (op.Client, error) {
 	app, err := s.deps.Apps.FindApp(ctx, clientID)
 	if err != nil {
 		if foyer.ErrorCode(err) == foyer.ENotFound || foyer.ErrorCode(err) == foyer.EInvalid {
-			return nil, fmt.Errorf("oidc: unknown client %q", clientID)
+			return nil, zoidc.ErrInvalidClient().WithDescription("The client is unknown.").WithParent(fmt.Errorf("oidc: unknown client %q", clientID))
 		}
 		return nil, zoidc.ErrServerError().WithParent(err)
 	}
@@ -340,25 +342,33 @@ func (s *storage) SetUserinfoFromRequest(ctx context.Context, info *zoidc.UserIn
 	return nil
 }
 
+// errNotAppToken refuses a token that is not the access token of a live
+// session of an app.
+var errNotAppToken = errors.New("oidc: not an access token of an app session")
+
 // SetUserinfoFromToken answers /oauth2/userinfo. The token must name a
 // live session of an app (its id is "<session>.<random>"), so tokens of
 // ended sessions and ID tokens presented as access tokens are refused.
+// Outages are server_error, which the userinfo endpoint tells apart.
 func (s *storage) SetUserinfoFromToken(ctx context.Context, info *zoidc.UserInfo, tokenID, subject, _ string) error {
 	sid, _, ok := strings.Cut(tokenID, ".")
 	if !ok {
-		return errors.New("oidc: not an access token of an app session")
+		return errNotAppToken
 	}
 	u, err := s.deps.Sessions.FindSessionUser(ctx, subject, sid)
+	if notFound(err) {
+		return errNotAppToken
+	}
 	if err != nil {
-		return err
+		return zoidc.ErrServerError().WithParent(err)
 	}
 	sessions, err := s.deps.Sessions.FindSessions(ctx, subject)
 	if err != nil {
-		return err
+		return zoidc.ErrServerError().WithParent(err)
 	}
 	i := slices.IndexFunc(sessions, func(x *foyer.Session) bool { return x.ID == sid })
 	if i < 0 || sessions[i].AppID == "" {
-		return errors.New("oidc: not an access token of an app session")
+		return errNotAppToken
 	}
 	setUserinfo(info, u, sessions[i].Scopes)
 	return nil
