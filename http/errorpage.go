@@ -2,6 +2,8 @@ package http
 
 import (
 	"bytes"
+	"cmp"
+	"encoding/json"
 	"net/http"
 	"strings"
 
@@ -10,10 +12,10 @@ import (
 
 // ErrorPages wraps h, a handler that people reach in a browser (the
 // OpenID Connect provider's authorization, continue and end-session
-// endpoints), so that its plain-text error answers become the hosted
-// error page, with the same status and, for a 4xx, the same message.
-// Answers that are not errors, and errors in another format, pass
-// through unchanged.
+// endpoints), so that its error answers, in plain text or as an OAuth
+// JSON error, become the hosted error page, with the same status and, for
+// a 4xx, the same message (an OAuth error's description). Answers that
+// are not errors pass through unchanged.
 func (s *Server) ErrorPages(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c := &errorCapture{ResponseWriter: w}
@@ -23,6 +25,10 @@ func (s *Server) ErrorPages(h http.Handler) http.Handler {
 		}
 		code := foyer.EInternal
 		switch {
+		case c.status == http.StatusUnauthorized:
+			code = foyer.EUnauthorized
+		case c.status == http.StatusForbidden:
+			code = foyer.EForbidden
 		case c.status == http.StatusNotFound:
 			code = foyer.ENotFound
 		case c.status == http.StatusServiceUnavailable:
@@ -30,22 +36,33 @@ func (s *Server) ErrorPages(h http.Handler) http.Handler {
 		case c.status < http.StatusInternalServerError:
 			code = foyer.EInvalid
 		}
-		s.pages.renderError(w, r, &foyer.Error{Code: code, Message: strings.TrimSpace(c.body.String())})
+		msg := strings.TrimSpace(c.body.String())
+		if c.json {
+			var oauth struct {
+				Error       string `json:"error"`
+				Description string `json:"error_description"`
+			}
+			json.Unmarshal(c.body.Bytes(), &oauth)
+			msg = cmp.Or(oauth.Description, oauth.Error, http.StatusText(c.status))
+		}
+		s.pages.renderError(w, r, &foyer.Error{Code: code, Message: msg})
 	})
 }
 
-// errorCapture passes a response through unless it is a plain-text
-// error, whose status and (bounded) body it keeps instead.
+// errorCapture passes a response through unless it is a plain-text or
+// JSON error, whose status and (bounded) body it keeps instead.
 type errorCapture struct {
 	http.ResponseWriter
-	status int // the captured error's status, or 0
+	status int  // the captured error's status, or 0
+	json   bool // the captured error is JSON
 	passed bool
 	body   bytes.Buffer
 }
 
 func (c *errorCapture) WriteHeader(status int) {
-	if !c.passed && c.status == 0 && status >= 400 && strings.HasPrefix(c.Header().Get("Content-Type"), "text/plain") {
-		c.status = status
+	ct := c.Header().Get("Content-Type")
+	if !c.passed && c.status == 0 && status >= 400 && (strings.HasPrefix(ct, "text/plain") || strings.HasPrefix(ct, "application/json")) {
+		c.status, c.json = status, strings.HasPrefix(ct, "application/json")
 		c.Header().Del("Content-Type")
 		c.Header().Del("X-Content-Type-Options")
 		return

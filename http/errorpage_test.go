@@ -7,8 +7,9 @@ import (
 	"testing"
 )
 
-// TestErrorPages checks that a browser-facing handler's plain-text errors
-// become the hosted error page, and that everything else passes through.
+// TestErrorPages checks that a browser-facing handler's plain-text and
+// OAuth JSON errors become the hosted error page, and that everything
+// else passes through.
 func TestErrorPages(t *testing.T) {
 	ts := setup(t)
 	h := ts.server.ErrorPages(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -20,7 +21,7 @@ func TestErrorPages(t *testing.T) {
 		case "/json-400":
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusBadRequest)
-			w.Write([]byte(`{"error":"invalid_grant"}`))
+			w.Write([]byte(`{"error":"invalid_request","error_description":"id_token_hint invalid"}`))
 		case "/redirect":
 			http.Redirect(w, r, "https://app.example.com/cb?code=x", http.StatusFound)
 		default:
@@ -43,8 +44,8 @@ func TestErrorPages(t *testing.T) {
 	if w.Code != 503 || !strings.Contains(w.Body.String(), `data-page="error"`) || strings.Contains(w.Body.String(), "secret detail") {
 		t.Fatalf("plain 503 = %d, want the generic error page without the cause:\n%s", w.Code, w.Body)
 	}
-	if w := get("/json-400"); w.Code != 400 || w.Body.String() != `{"error":"invalid_grant"}` {
-		t.Fatalf("JSON 400 = %d %s, want it unchanged", w.Code, w.Body)
+	if w := get("/json-400"); w.Code != 400 || !strings.Contains(w.Body.String(), `data-page="error"`) || !strings.Contains(w.Body.String(), "id_token_hint invalid") {
+		t.Fatalf("OAuth JSON 400 = %d, want the error page with its description:\n%s", w.Code, w.Body)
 	}
 	if w := get("/redirect"); w.Code != http.StatusFound || w.Header().Get("Location") != "https://app.example.com/cb?code=x" {
 		t.Fatalf("redirect = %d %q, want it unchanged", w.Code, w.Header().Get("Location"))

@@ -1247,7 +1247,7 @@ func TestLogout(t *testing.T) {
 	// An end-session request naming an unknown app is the app's error,
 	// not the server's.
 	h := b.get(oidc.PathEndSession + "?" + (url.Values{"client_id": {"01900000-0000-7000-8000-000000000000"}, "post_logout_redirect_uri": {withState}}).Encode())
-	if h.status != http.StatusUnauthorized || !strings.Contains(h.body, "invalid_client") {
-		t.Fatalf("end session for an unknown app: status %d, body %s; want 401 invalid_client", h.status, h.body)
+	if h.status != http.StatusUnauthorized || !strings.Contains(h.body, `data-page="error"`) || !strings.Contains(h.body, "The client is unknown.") {
+		t.Fatalf("end session for an unknown app: status %d, body %s; want 401 and the hosted error page saying the client is unknown", h.status, h.body)
 	}
 }
