@@ -89,7 +89,9 @@ type pages struct {
 	// csp is the Content-Security-Policy of every page; its form-action
 	// names the allowlisted origins, since browsers apply it to the
 	// redirect that follows a form post.
-	csp        string
+	csp string
+	// formAction is csp's form-action sources.
+	formAction string
 	siteName   string
 	formCookie string
 }
@@ -129,7 +131,8 @@ func (s *Server) newPages() *pages {
 	for _, o := range origins {
 		formAction += " " + o
 	}
-	p.csp = "default-src 'none'; style-src 'self'; img-src 'self'; form-action " + formAction + "; frame-ancestors 'none'; base-uri 'none'"
+	p.formAction = formAction
+	p.csp = cspWith(formAction)
 	p.siteName = "Foyer"
 	if u := s.cfg.PublicURL; u != nil && u.Host != "" {
 		p.siteName = u.Host
@@ -355,10 +358,57 @@ func (p *pages) render(w http.ResponseWriter, status int, name string, d *pageDa
 }
 
 // show renders a page that may hold a form: it gives d the form token,
-// setting or renewing the cookie the token is bound to.
+// setting or renewing the cookie the token is bound to. The forms that
+// may end in an application (signing in and merging for an OpenID
+// Connect sign-in, signing out for an app's sign-out) get a policy that
+// lets the redirect after the post reach the origins of the registered
+// apps; where the browser is sent is still decided by the server, only
+// to registered addresses.
 func (p *pages) show(w http.ResponseWriter, r *http.Request, status int, name string, d *pageData) error {
 	d.CSRF = p.formToken(w, r)
+	if name == "login" || name == "merge" || name == "logout" {
+		csp, err := p.appCSP(r.Context())
+		if err != nil {
+			return err
+		}
+		w.Header().Set("Content-Security-Policy", csp)
+	}
 	return p.render(w, status, name, d)
+}
+
+// cspWith is the Content-Security-Policy of a page whose forms may post
+// to, and be redirected to, formAction.
+func cspWith(formAction string) string {
+	return "default-src 'none'; style-src 'self'; img-src 'self'; form-action " + formAction + "; frame-ancestors 'none'; base-uri 'none'"
+}
+
+// appCSP is the page policy with the origins of every registered app's
+// redirect and post-logout URIs added to form-action: browsers apply
+// form-action to the redirects that follow a form post, and after
+// signing in those end at the app.
+func (p *pages) appCSP(ctx context.Context) (string, error) {
+	if p.s.deps.Apps == nil {
+		return p.csp, nil
+	}
+	apps, err := p.s.deps.Apps.FindApps(ctx)
+	if err != nil {
+		return "", err
+	}
+	sources := p.formAction
+	seen := map[string]bool{}
+	for _, a := range apps {
+		for _, raw := range slices.Concat(a.RedirectURIs, a.PostLogoutRedirectURIs) {
+			u, err := url.Parse(raw)
+			if err != nil || u.Host == "" || strings.ContainsAny(u.Host, " ;,'") {
+				continue
+			}
+			if o := u.Scheme + "://" + u.Host; !seen[o] {
+				seen[o] = true
+				sources += " " + o
+			}
+		}
+	}
+	return cspWith(sources), nil
 }
 
 // fail shows page name again with err explained above its form, with the

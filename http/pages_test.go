@@ -16,6 +16,7 @@ import (
 
 	foyer "github.com/foyerhq/foyer"
 	foyerhttp "github.com/foyerhq/foyer/http"
+	"github.com/foyerhq/foyer/sqlite"
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/google/go-cmp/cmp"
@@ -444,6 +445,25 @@ func TestPagesOpenRedirect(t *testing.T) {
 		csp := w.Header().Get("Content-Security-Policy")
 		if !strings.Contains(csp, "form-action 'self' https://app.example.com;") || !strings.Contains(csp, "default-src 'none'") {
 			t.Fatalf("Content-Security-Policy = %q", csp)
+		}
+	})
+
+	// Browsers apply form-action to the redirects after a post: signing
+	// in, merging or signing out for an OpenID Connect app ends at the
+	// app, so those pages name the registered apps' origins.
+	t.Run("OKFormActionAllowsRegisteredApps", func(t *testing.T) {
+		app := &foyer.App{Name: "Shop", Type: foyer.AppPublic, RedirectURIs: []string{"https://shop.example.net/cb"}, PostLogoutRedirectURIs: []string{"http://localhost:9012/out"}}
+		if err := sqlite.NewAppService(ts.db).CreateApp(t.Context(), app); err != nil {
+			t.Fatal(err)
+		}
+		for _, path := range []string{"/login", "/logout"} {
+			csp := newPageBrowser(t, ts).get(path).Header().Get("Content-Security-Policy")
+			if !strings.Contains(csp, "https://shop.example.net") || !strings.Contains(csp, "http://localhost:9012") || !strings.Contains(csp, "frame-ancestors 'none'") {
+				t.Fatalf("%s: Content-Security-Policy = %q, want the apps' origins in form-action", path, csp)
+			}
+		}
+		if csp := newPageBrowser(t, ts).get("/register").Header().Get("Content-Security-Policy"); strings.Contains(csp, "shop.example.net") {
+			t.Fatalf("/register: Content-Security-Policy = %q, want no app origins", csp)
 		}
 	})
 }
