@@ -39,6 +39,7 @@ import (
 
 	foyer "github.com/foyerhq/foyer"
 	jose "github.com/go-jose/go-jose/v4"
+	zoidc "github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 )
 
@@ -189,6 +190,7 @@ func New(cfg Config, deps Deps) (*Provider, error) {
 	p.op = provider
 	p.mux = http.NewServeMux()
 	p.mux.HandleFunc("GET "+PathContinue, p.continueAuth)
+	p.mux.HandleFunc("GET "+PathDiscovery, p.discovery)
 	p.mux.HandleFunc(PathUserinfo, p.userinfo)
 	p.mux.Handle("/", provider)
 	return p, nil
@@ -210,4 +212,21 @@ func hash(secret string) []byte {
 func notFound(err error) bool {
 	code := foyer.ErrorCode(err)
 	return code == foyer.ENotFound || code == foyer.EUnauthorized
+}
+
+// discovery serves the provider's metadata: op's, less what Foyer does
+// not offer (the implicit and hybrid flows, the device and JWT grants,
+// signed client assertions), so clients are not told they may use it. It
+// may be read from any origin, as a browser app does.
+func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
+	d := op.CreateDiscoveryConfig(op.ContextWithIssuer(r.Context(), p.cfg.Issuer), p.op, p.storage)
+	d.ResponseTypesSupported = []string{string(zoidc.ResponseTypeCode)}
+	d.ResponseModesSupported = []string{string(zoidc.ResponseModeQuery)}
+	d.GrantTypesSupported = []zoidc.GrantType{zoidc.GrantTypeCode, zoidc.GrantTypeRefreshToken}
+	d.DeviceAuthorizationEndpoint = ""
+	d.TokenEndpointAuthSigningAlgValuesSupported = nil
+	d.RevocationEndpointAuthSigningAlgValuesSupported = nil
+	d.IntrospectionEndpointAuthSigningAlgValuesSupported = nil
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	op.Discover(w, d)
 }

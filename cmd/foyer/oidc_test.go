@@ -166,12 +166,16 @@ func testOpenIDConnect(t *testing.T, env ...string) {
 		PKCE        []string `json:"code_challenge_methods_supported"`
 		GrantTypes  []string `json:"grant_types_supported"`
 		ResponseTyp []string `json:"response_types_supported"`
+		Device      string   `json:"device_authorization_endpoint"`
 	}
 	if err := provider.Claims(&meta); err != nil {
 		t.Fatal(err)
 	}
 	if meta.JWKS != p.url+"/.well-known/jwks.json" || meta.EndSession != p.url+"/oauth2/logout" || !slices.Contains(meta.PKCE, "S256") || !slices.Contains(meta.GrantTypes, "refresh_token") {
 		t.Fatalf("discovery = %+v, want Foyer's JWKS, /oauth2/logout, S256 and refresh_token", meta)
+	}
+	if !slices.Equal(meta.ResponseTyp, []string{"code"}) || !slices.Equal(meta.GrantTypes, []string{"authorization_code", "refresh_token"}) || meta.Device != "" {
+		t.Fatalf("discovery offers %v, %v, device %q; want only the code flow and refresh tokens", meta.ResponseTyp, meta.GrantTypes, meta.Device)
 	}
 
 	app := createApp(t, p.url, key, "confidential")
