@@ -21,11 +21,7 @@ func (d *demo) signIn(w http.ResponseWriter, r *http.Request) error {
 	p := &pendingSignIn{State: rand.Text(), Nonce: rand.Text(), Verifier: oauth2.GenerateVerifier()}
 	s.SignIn = p
 	d.sessions.set(r, s)
-	opts := []oauth2.AuthCodeOption{oidc.Nonce(p.Nonce), oauth2.S256ChallengeOption(p.Verifier)}
-	if s.SavedEmail != "" {
-		opts = append(opts, oauth2.SetAuthURLParam("login_hint", s.SavedEmail))
-	}
-	http.Redirect(w, r, d.oauth.AuthCodeURL(p.State, opts...), http.StatusSeeOther)
+	http.Redirect(w, r, d.oauth.AuthCodeURL(p.State, oidc.Nonce(p.Nonce), oauth2.S256ChallengeOption(p.Verifier)), http.StatusSeeOther)
 	return nil
 }
 
