@@ -51,14 +51,14 @@ type App struct {
 	CreatedAt              time.Time `json:"created_at"`
 }
 
-// Validate reports the first thing wrong with a, as EInvalid: a name of 1 to MaxAppNameLength characters, a known type, a
-// secret hash exactly for confidential apps, and 1 to MaxAppRedirectURIs
-// redirect URIs (0 to MaxAppRedirectURIs post-logout URIs), each valid by
-// ValidRedirectURI and listed once.
+// Validate reports the first thing wrong with a, as EInvalid: a name of
+// 1 to MaxAppNameLength characters, a known type, a secret hash exactly
+// for confidential apps, and 1 to MaxAppRedirectURIs redirect URIs (0 to
+// MaxAppRedirectURIs post-logout URIs), each valid by ValidRedirectURI and
+// listed once.
 func (a *App) Validate() error {
-	name := strings.TrimSpace(a.Name)
-	if name == "" || utf8.RuneCountInString(name) > MaxAppNameLength || !ValidText(name) {
-		return Errorf(EInvalid, "An application name of 1 to %d characters is required.", MaxAppNameLength)
+	if err := a.validName(); err != nil {
+		return err
 	}
 	switch a.Type {
 	case AppPublic:
@@ -72,6 +72,29 @@ func (a *App) Validate() error {
 	default:
 		return Errorf(EInvalid, `The application type must be "public" or "confidential".`)
 	}
+	return a.validURIs()
+}
+
+// ValidateUpdate reports the first thing wrong with the parts of a that
+// AppService.UpdateApp changes, as EInvalid, by the rules of Validate:
+// the name, the redirect URIs and the post-logout URIs. The type and
+// secret hash are not looked at.
+func (a *App) ValidateUpdate() error {
+	if err := a.validName(); err != nil {
+		return err
+	}
+	return a.validURIs()
+}
+
+func (a *App) validName() error {
+	name := strings.TrimSpace(a.Name)
+	if name == "" || utf8.RuneCountInString(name) > MaxAppNameLength || !ValidText(name) {
+		return Errorf(EInvalid, "An application name of 1 to %d characters is required.", MaxAppNameLength)
+	}
+	return nil
+}
+
+func (a *App) validURIs() error {
 	if len(a.RedirectURIs) == 0 {
 		return Errorf(EInvalid, "At least one redirect URI is required.")
 	}
@@ -145,10 +168,18 @@ type AppService interface {
 	FindApp(ctx context.Context, id string) (*App, error)
 	// FindApps returns every app, oldest first.
 	FindApps(ctx context.Context) ([]*App, error)
-	// UpdateApp validates a and replaces the stored app of a.ID (name,
-	// redirect URIs, post-logout URIs and secret hash; the type and
-	// creation time do not change). Returns ENotFound, EInvalid.
+	// UpdateApp replaces the name, redirect URIs and post-logout URIs of
+	// the stored app a.ID, after checking them with a.ValidateUpdate, and
+	// sets *a to the stored app. The type and secret hash in a are
+	// ignored: they, and the creation time, stay as stored, so an update
+	// racing SetAppSecret never writes an old secret back. Returns
+	// ENotFound, EInvalid.
 	UpdateApp(ctx context.Context, a *App) error
+	// SetAppSecret replaces the secret hash of the confidential app id;
+	// the previous secret stops working at once. Returns ENotFound,
+	// EConflict for a public app (it has no secret), and EInvalid for an
+	// empty hash.
+	SetAppSecret(ctx context.Context, id string, hash []byte) error
 	// DeleteApp deletes the app with id, its pending authorization
 	// requests and every session signed in through it, in one
 	// transaction. Returns ENotFound.

@@ -119,7 +119,9 @@ func (s *Server) getApp(w http.ResponseWriter, r *http.Request) error {
 // "post_logout_redirect_uris"}, each optional: a member that is present
 // replaces the stored value. The type cannot change ("type" may be sent
 // only with the app's current type), and neither does the secret: see
-// POST /v1/apps/{id}/secret.
+// POST /v1/apps/{id}/secret. The app is read to check the type and fill
+// in the absent members; UpdateApp then writes the name and addresses
+// alone, so a patch racing a new secret never brings the old one back.
 func (s *Server) patchApp(w http.ResponseWriter, r *http.Request) error {
 	var in appInput
 	if err := s.decodeJSON(w, r, &in); err != nil {
@@ -154,16 +156,13 @@ func (s *Server) deleteApp(w http.ResponseWriter, r *http.Request) error {
 // a new secret, shown only in this response, and the previous one stops
 // working at once. A public app has no secret (EConflict).
 func (s *Server) newAppSecret(w http.ResponseWriter, r *http.Request) error {
-	a, err := s.deps.Apps.FindApp(r.Context(), r.PathValue("id"))
-	if err != nil {
+	id := r.PathValue("id")
+	secret, hash := NewAppSecret()
+	if err := s.deps.Apps.SetAppSecret(r.Context(), id, hash); err != nil {
 		return err
 	}
-	if a.Type != foyer.AppConfidential {
-		return foyer.Errorf(foyer.EConflict, "A public application has no secret.")
-	}
-	secret, hash := NewAppSecret()
-	a.SecretHash = hash
-	if err := s.deps.Apps.UpdateApp(r.Context(), a); err != nil {
+	a, err := s.deps.Apps.FindApp(r.Context(), id)
+	if err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, appWithSecret{App: appDoc(a), Secret: secret})

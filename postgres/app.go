@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -111,73 +110,77 @@ func (s *AppService) FindApps(ctx context.Context) ([]*foyer.App, error) {
 	return out, nil
 }
 
-// UpdateApp replaces the name, redirect URIs, post-logout URIs and secret
-// hash of the stored app a.ID, and sets a to what is stored. The type and
-// creation time stay as stored whatever a says: a public app cannot be
-// given a secret, nor a confidential one lose its own. One statement
-// updates the app if its stored type is the one the secret hash calls
-// for, and reads that type to tell why it did not. Returns ENotFound,
-// EInvalid.
+// UpdateApp replaces the name, redirect URIs and post-logout URIs of the
+// stored app a.ID, with its name trimmed, and sets a to what is stored.
+// The type and secret hash in a are ignored: one UPDATE writes only the
+// columns an update may change and returns the type, secret hash and
+// creation time as stored, so an update racing SetAppSecret never writes
+// an old secret back. Returns ENotFound, EInvalid.
 func (s *AppService) UpdateApp(ctx context.Context, a *foyer.App) error {
-	next, err := appUpdate(a)
-	if err != nil {
+	if err := a.ValidateUpdate(); err != nil {
 		return err
 	}
 	aid, ok := parseID(a.ID)
 	if !ok {
 		return errAppNotFound()
 	}
-	var (
-		typ     *string
-		created *time.Time
-	)
-	err = s.db.pool.QueryRow(ctx, `WITH u AS (
-	UPDATE apps SET name = $2, secret_hash = $3, redirect_uris = $4, post_logout_redirect_uris = $5
-	WHERE id = $1 AND type = $6
-	RETURNING created_at
-)
-SELECT (SELECT type FROM apps WHERE id = $1), (SELECT created_at FROM u)`,
-		aid, next.Name, next.SecretHash, next.RedirectURIs, next.PostLogoutRedirectURIs, string(next.Type)).Scan(&typ, &created)
+	next := *a
+	normalizeApp(&next)
+	var typ string
+	err := s.db.pool.QueryRow(ctx, `UPDATE apps SET name = $2, redirect_uris = $3, post_logout_redirect_uris = $4 WHERE id = $1
+RETURNING type, secret_hash, created_at`, aid, next.Name, next.RedirectURIs, next.PostLogoutRedirectURIs).Scan(&typ, &next.SecretHash, &next.CreatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return errAppNotFound()
+	}
 	if err != nil {
 		return translate("update app", err)
 	}
-	switch {
-	case typ == nil:
-		return errAppNotFound()
-	case created == nil:
-		return errAppType(next, foyer.AppType(*typ))
-	}
-	next.ID, next.CreatedAt = aid.String(), *created
-	*a = *next
+	next.ID, next.Type = aid.String(), foyer.AppType(typ)
+	normalizeApp(&next)
+	*a = next
 	return nil
 }
 
-// appUpdate returns the app that UpdateApp stores for a, in its stored
-// form, with the type that its secret hash calls for, which must be the
-// stored type. Returns EInvalid.
-func appUpdate(a *foyer.App) (*foyer.App, error) {
-	next := *a
-	next.Type = foyer.AppPublic
-	if len(next.SecretHash) > 0 {
-		next.Type = foyer.AppConfidential
+// SetAppSecret replaces the secret hash of the confidential app id, in
+// one statement: the UPDATE changes only a confidential app, and the same
+// statement reads the app's type to tell a public app (EConflict) from a
+// missing one (ENotFound). Returns EInvalid for an empty hash.
+func (s *AppService) SetAppSecret(ctx context.Context, id string, hash []byte) error {
+	aid, ok := parseID(id)
+	if !ok {
+		return errAppNotFound()
 	}
-	if err := next.Validate(); err != nil {
-		return nil, err
+	if len(hash) == 0 {
+		return errAppSecretEmpty()
 	}
-	normalizeApp(&next)
-	return &next, nil
+	var (
+		typ     *string
+		applied bool
+	)
+	err := s.db.pool.QueryRow(ctx, `WITH u AS (
+	UPDATE apps SET secret_hash = $2 WHERE id = $1 AND type = 'confidential'
+	RETURNING id
+)
+SELECT (SELECT type FROM apps WHERE id = $1), EXISTS (SELECT 1 FROM u)`, aid, hash).Scan(&typ, &applied)
+	if err != nil {
+		return translate("set app secret", err)
+	}
+	switch {
+	case applied:
+		return nil
+	case typ != nil && foyer.AppType(*typ) == foyer.AppPublic:
+		return errAppPublic()
+	}
+	// Missing, or deleted while the statement ran.
+	return errAppNotFound()
 }
 
-// errAppType is the EInvalid that validating the update a with the
-// stored type gives. If a is valid with that type, the app was deleted
-// while it was updated.
-func errAppType(a *foyer.App, stored foyer.AppType) error {
-	cp := *a
-	cp.Type = stored
-	if err := cp.Validate(); err != nil {
-		return err
-	}
-	return errAppNotFound()
+func errAppSecretEmpty() error {
+	return foyer.Errorf(foyer.EInvalid, "A confidential application needs a secret.")
+}
+
+func errAppPublic() error {
+	return foyer.Errorf(foyer.EConflict, "A public application has no secret.")
 }
 
 // DeleteApp deletes the app with id and, through the foreign keys, its

@@ -142,79 +142,93 @@ func (s *AppService) FindApps(ctx context.Context) ([]*foyer.App, error) {
 	return out, nil
 }
 
-// UpdateApp replaces the name, redirect URIs, post-logout URIs and secret
-// hash of the stored app a.ID, and sets a to what is stored. The type and
-// creation time stay as stored whatever a says: a public app cannot be
-// given a secret, nor a confidential one lose its own. Returns ENotFound,
-// EInvalid.
+// UpdateApp replaces the name, redirect URIs and post-logout URIs of the
+// stored app a.ID, with its name trimmed, and sets a to what is stored.
+// The type and secret hash in a are ignored: one UPDATE writes only the
+// columns an update may change and returns the type, secret hash and
+// creation time as stored, so an update racing SetAppSecret never writes
+// an old secret back. Returns ENotFound, EInvalid.
 func (s *AppService) UpdateApp(ctx context.Context, a *foyer.App) error {
-	next, err := appUpdate(a)
-	if err != nil {
+	if err := a.ValidateUpdate(); err != nil {
 		return err
 	}
 	aid, ok := parseID(a.ID)
 	if !ok {
 		return errAppNotFound()
 	}
-	uris, postURIs, err := appURIs(next)
+	next := *a
+	normalizeApp(&next)
+	uris, postURIs, err := appURIs(&next)
 	if err != nil {
 		return fmt.Errorf("update app: %w", err)
 	}
+	var (
+		typ     string
+		hash    []byte
+		created int64
+	)
 	err = s.db.write(ctx, func(tx *Tx) error {
-		var (
-			typ     string
-			created int64
-		)
-		err := tx.queryRow(ctx, `SELECT type, created_at FROM apps WHERE id = ?`, aid[:]).Scan(&typ, &created)
+		err := tx.queryRow(ctx, `UPDATE apps SET name = ?, redirect_uris = ?, post_logout_redirect_uris = ? WHERE id = ?
+RETURNING type, secret_hash, created_at`, next.Name, uris, postURIs, aid[:]).Scan(&typ, &hash, &created)
 		if errors.Is(err, sql.ErrNoRows) {
 			return errAppNotFound()
 		}
 		if err != nil {
-			return translate("find app", err)
-		}
-		if foyer.AppType(typ) != next.Type {
-			return errAppType(next, foyer.AppType(typ))
-		}
-		if _, err := tx.exec(ctx, `UPDATE apps SET name = ?, secret_hash = ?, redirect_uris = ?, post_logout_redirect_uris = ? WHERE id = ?`,
-			next.Name, next.SecretHash, uris, postURIs, aid[:]); err != nil {
 			return translate("update app", err)
 		}
-		next.ID, next.CreatedAt = aid.String(), msTime(created)
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	*a = *next
+	next.ID, next.Type, next.SecretHash, next.CreatedAt = aid.String(), foyer.AppType(typ), hash, msTime(created)
+	normalizeApp(&next)
+	*a = next
 	return nil
 }
 
-// appUpdate returns the app that UpdateApp stores for a, in its stored
-// form, with the type that its secret hash calls for, which must be the
-// stored type. Returns EInvalid.
-func appUpdate(a *foyer.App) (*foyer.App, error) {
-	next := *a
-	next.Type = foyer.AppPublic
-	if len(next.SecretHash) > 0 {
-		next.Type = foyer.AppConfidential
+// SetAppSecret replaces the secret hash of the confidential app id, in
+// one write transaction: the UPDATE changes only a confidential app, and
+// if it changed nothing the app's type tells a public app (EConflict)
+// from a missing one (ENotFound). Returns EInvalid for an empty hash.
+func (s *AppService) SetAppSecret(ctx context.Context, id string, hash []byte) error {
+	aid, ok := parseID(id)
+	if !ok {
+		return errAppNotFound()
 	}
-	if err := next.Validate(); err != nil {
-		return nil, err
+	if len(hash) == 0 {
+		return errAppSecretEmpty()
 	}
-	normalizeApp(&next)
-	return &next, nil
+	return s.db.write(ctx, func(tx *Tx) error {
+		res, err := tx.exec(ctx, `UPDATE apps SET secret_hash = ? WHERE id = ? AND type = 'confidential'`, hash, aid[:])
+		if err != nil {
+			return translate("set app secret", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return translate("set app secret", err)
+		}
+		if n == 1 {
+			return nil
+		}
+		var typ string
+		err = tx.queryRow(ctx, `SELECT type FROM apps WHERE id = ?`, aid[:]).Scan(&typ)
+		if errors.Is(err, sql.ErrNoRows) {
+			return errAppNotFound()
+		}
+		if err != nil {
+			return translate("set app secret", err)
+		}
+		return errAppPublic()
+	})
 }
 
-// errAppType is the EInvalid that validating the update a with the
-// stored type gives. If a is valid with that type, the app was deleted
-// while it was updated.
-func errAppType(a *foyer.App, stored foyer.AppType) error {
-	cp := *a
-	cp.Type = stored
-	if err := cp.Validate(); err != nil {
-		return err
-	}
-	return errAppNotFound()
+func errAppSecretEmpty() error {
+	return foyer.Errorf(foyer.EInvalid, "A confidential application needs a secret.")
+}
+
+func errAppPublic() error {
+	return foyer.Errorf(foyer.EConflict, "A public application has no secret.")
 }
 
 // DeleteApp deletes the app with id and, through the foreign keys, its

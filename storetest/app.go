@@ -3,7 +3,9 @@ package storetest
 import (
 	"crypto/sha256"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +19,7 @@ func testApps(t *testing.T, open Opener) {
 	t.Run("FindApp", func(t *testing.T) { testFindApp(t, open) })
 	t.Run("FindApps", func(t *testing.T) { testFindApps(t, open) })
 	t.Run("UpdateApp", func(t *testing.T) { testUpdateApp(t, open) })
+	t.Run("SetAppSecret", func(t *testing.T) { testSetAppSecret(t, open) })
 	t.Run("DeleteApp", func(t *testing.T) { testDeleteApp(t, open) })
 }
 
@@ -213,20 +216,25 @@ func testFindApps(t *testing.T, open Opener) {
 	})
 }
 
+// typeAndSecretCases are the invalidApps that are wrong only in their
+// type or secret, which UpdateApp does not look at.
+var typeAndSecretCases = []string{"UnknownType", "PublicWithSecret", "ConfidentialWithoutSecret"}
+
 func testUpdateApp(t *testing.T, open Opener) {
+	// The name and addresses change; the type, secret hash and creation
+	// time stay as stored whatever the update says.
 	t.Run("OK", func(t *testing.T) {
 		s, c := setup(t, open)
 		a := createApp(t, s, "Notes", foyer.AppConfidential)
-		created := a.CreatedAt
 		other := createApp(t, s, "Other", foyer.AppPublic)
 		c.Advance(time.Hour)
-		upd := &foyer.App{ID: a.ID, Name: " Notes 2 ", SecretHash: secretHash("rotated"),
+		upd := &foyer.App{ID: a.ID, Name: " Notes 2 ", Type: foyer.AppPublic, SecretHash: secretHash("rotated"),
 			RedirectURIs: []string{"https://notes2.example.com/cb"}, PostLogoutRedirectURIs: []string{"https://notes2.example.com/bye"},
 			CreatedAt: c.Now()}
 		ok(t, s.Apps.UpdateApp(t.Context(), upd))
-		want := &foyer.App{ID: a.ID, Name: "Notes 2", Type: foyer.AppConfidential, SecretHash: secretHash("rotated"),
+		want := &foyer.App{ID: a.ID, Name: "Notes 2", Type: foyer.AppConfidential, SecretHash: a.SecretHash,
 			RedirectURIs: []string{"https://notes2.example.com/cb"}, PostLogoutRedirectURIs: []string{"https://notes2.example.com/bye"},
-			CreatedAt: created}
+			CreatedAt: a.CreatedAt}
 		if diff := cmp.Diff(want, upd); diff != "" {
 			t.Fatalf("returned (-want +got):\n%s", diff)
 		}
@@ -234,64 +242,68 @@ func testUpdateApp(t *testing.T, open Opener) {
 			t.Fatalf("stored (-want +got):\n%s", diff)
 		}
 	})
-	// The type is not part of an update: a public app asked to become
-	// confidential, without a secret, stays public.
-	t.Run("OK/KeepsType", func(t *testing.T) {
+	// A public app asked to become confidential, with a secret, stays
+	// public and without one; absent lists are stored empty.
+	t.Run("OK/KeepsPublic", func(t *testing.T) {
 		s, _ := setup(t, open)
 		a := createApp(t, s, "Phone", foyer.AppPublic)
-		upd := &foyer.App{ID: a.ID, Name: "Phone", Type: foyer.AppConfidential, RedirectURIs: []string{"https://phone.example.com/cb2"}}
+		upd := &foyer.App{ID: a.ID, Name: "Phone", Type: foyer.AppConfidential, SecretHash: secretHash("mine"),
+			RedirectURIs: []string{"https://phone.example.com/cb2"}}
 		ok(t, s.Apps.UpdateApp(t.Context(), upd))
-		got, err := s.Apps.FindApp(t.Context(), a.ID)
-		ok(t, err)
-		if got.Type != foyer.AppPublic || upd.Type != foyer.AppPublic {
-			t.Fatalf("type = %q stored, %q returned; want it to stay public", got.Type, upd.Type)
+		want := &foyer.App{ID: a.ID, Name: "Phone", Type: foyer.AppPublic, RedirectURIs: []string{"https://phone.example.com/cb2"},
+			PostLogoutRedirectURIs: []string{}, CreatedAt: a.CreatedAt}
+		if diff := cmp.Diff(want, upd); diff != "" {
+			t.Fatalf("returned (-want +got):\n%s", diff)
 		}
-		if diff := cmp.Diff([]string{"https://phone.example.com/cb2"}, got.RedirectURIs); diff != "" {
-			t.Fatalf("redirect URIs (-want +got):\n%s", diff)
+		if diff := cmp.Diff([]*foyer.App{want}, findApps(t, s)); diff != "" {
+			t.Fatalf("stored (-want +got):\n%s", diff)
 		}
 	})
-	// An update is refused for what CreateApp refuses, with the stored
-	// type in place of the one it names: a public app cannot get a
-	// secret, nor a confidential app lose its own.
+	// An update whose only fault is its type or secret is applied, to
+	// the name and addresses alone, on either kind of app.
 	for _, tt := range invalidApps() {
-		if tt.name == "UnknownType" {
+		if !slices.Contains(typeAndSecretCases, tt.name) {
+			continue
+		}
+		t.Run("OK/Ignores"+tt.name, func(t *testing.T) {
+			s, _ := setup(t, open)
+			for _, a := range []*foyer.App{createApp(t, s, "Phone", foyer.AppPublic), createApp(t, s, "Notes", foyer.AppConfidential)} {
+				upd := tt.app()
+				upd.ID = a.ID
+				ok(t, s.Apps.UpdateApp(t.Context(), upd))
+				want := *a
+				want.Name, want.RedirectURIs = "Notes", upd.RedirectURIs
+				got, err := s.Apps.FindApp(t.Context(), a.ID)
+				ok(t, err)
+				if diff := cmp.Diff(&want, got); diff != "" {
+					t.Fatalf("stored %s app (-want +got):\n%s", a.Type, diff)
+				}
+				if diff := cmp.Diff(&want, upd); diff != "" {
+					t.Fatalf("returned %s app (-want +got):\n%s", a.Type, diff)
+				}
+			}
+		})
+	}
+	// An update is refused for a name or address that CreateApp refuses,
+	// on either kind of app, and changes nothing.
+	for _, tt := range invalidApps() {
+		if slices.Contains(typeAndSecretCases, tt.name) {
 			continue
 		}
 		t.Run("ErrInvalid/"+tt.name, func(t *testing.T) {
 			s, _ := setup(t, open)
 			pub := createApp(t, s, "Phone", foyer.AppPublic)
 			conf := createApp(t, s, "Notes", foyer.AppConfidential)
-			upd := tt.app()
-			upd.ID = pub.ID
-			if upd.Type == foyer.AppConfidential {
-				upd.ID = conf.ID
+			for _, a := range []*foyer.App{pub, conf} {
+				upd := tt.app()
+				upd.ID, upd.Type, upd.SecretHash = a.ID, a.Type, a.SecretHash
+				wantCode(t, s.Apps.UpdateApp(t.Context(), upd), foyer.EInvalid)
 			}
-			wantCode(t, s.Apps.UpdateApp(t.Context(), upd), foyer.EInvalid)
 			if diff := cmp.Diff([]*foyer.App{pub, conf}, findApps(t, s)); diff != "" {
 				t.Fatalf("a refused update changed the apps (-want +got):\n%s", diff)
 			}
 		})
 	}
-	t.Run("ErrInvalid/PublicGetsSecret", func(t *testing.T) {
-		s, _ := setup(t, open)
-		pub := createApp(t, s, "Phone", foyer.AppPublic)
-		upd := newApp("Phone", foyer.AppConfidential)
-		upd.ID = pub.ID
-		wantCode(t, s.Apps.UpdateApp(t.Context(), upd), foyer.EInvalid)
-		if diff := cmp.Diff([]*foyer.App{pub}, findApps(t, s)); diff != "" {
-			t.Fatalf("a refused update changed the app (-want +got):\n%s", diff)
-		}
-	})
-	t.Run("ErrInvalid/ConfidentialLosesSecret", func(t *testing.T) {
-		s, _ := setup(t, open)
-		conf := createApp(t, s, "Notes", foyer.AppConfidential)
-		upd := newApp("Notes", foyer.AppPublic)
-		upd.ID = conf.ID
-		wantCode(t, s.Apps.UpdateApp(t.Context(), upd), foyer.EInvalid)
-		if diff := cmp.Diff([]*foyer.App{conf}, findApps(t, s)); diff != "" {
-			t.Fatalf("a refused update changed the app (-want +got):\n%s", diff)
-		}
-	})
 	for _, nf := range notFoundIDs() {
 		t.Run(nf.name, func(t *testing.T) {
 			s, _ := setup(t, open)
@@ -313,6 +325,171 @@ func testUpdateApp(t *testing.T, open Opener) {
 		wantCode(t, s.Apps.UpdateApp(t.Context(), upd), foyer.ENotFound)
 		if apps := findApps(t, s); len(apps) != 0 {
 			t.Fatalf("an update brought a deleted app back: %+v", apps[0])
+		}
+	})
+	// Workers each alternately set a new secret and update the app as it
+	// was read before any new secret. SetAppSecret calls are ordered by a
+	// lock, so one is last; updates run between and after them. No update
+	// writes an old hash back: once all are done, the stored hash is the
+	// one set last.
+	t.Run("OK/ConcurrentWithSetAppSecret", func(t *testing.T) {
+		s, _ := setup(t, open)
+		a := createApp(t, s, "Notes", foyer.AppConfidential)
+		const workers, rounds = 8, 8
+		var (
+			wg     sync.WaitGroup
+			mu     sync.Mutex // orders the SetAppSecret calls, so that one is last
+			last   []byte
+			failed []error
+		)
+		fail := func(err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			failed = append(failed, err)
+		}
+		start := make(chan struct{})
+		for w := range workers {
+			wg.Go(func() {
+				<-start
+				for r := range rounds {
+					hash := secretHash(fmt.Sprintf("secret %d.%d", w, r))
+					mu.Lock()
+					if err := s.Apps.SetAppSecret(t.Context(), a.ID, hash); err != nil {
+						failed = append(failed, fmt.Errorf("set secret %d.%d: %w", w, r, err))
+					} else {
+						last = hash
+					}
+					mu.Unlock()
+					// The app as read before any new secret, with its
+					// old hash; every worker ends with such an update.
+					upd := *a
+					upd.Name = fmt.Sprintf("Notes %d.%d", w, r)
+					if err := s.Apps.UpdateApp(t.Context(), &upd); err != nil {
+						fail(fmt.Errorf("update %d.%d: %w", w, r, err))
+					}
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		if len(failed) != 0 {
+			t.Fatalf("unexpected errors: %v", failed)
+		}
+		got, err := s.Apps.FindApp(t.Context(), a.ID)
+		ok(t, err)
+		if string(got.SecretHash) != string(last) {
+			t.Fatalf("stored hash %x, want %x: an update wrote back an older secret", got.SecretHash, last)
+		}
+		if got.Type != foyer.AppConfidential || !strings.HasPrefix(got.Name, "Notes ") {
+			t.Fatalf("stored app = %+v, want a confidential app renamed by an update", got)
+		}
+	})
+	// Many updates racing a single new secret: afterwards the stored hash
+	// is the new one, whichever way they interleaved.
+	t.Run("OK/ConcurrentWithOneSecret", func(t *testing.T) {
+		s, _ := setup(t, open)
+		a := createApp(t, s, "Notes", foyer.AppConfidential)
+		rotated := secretHash("rotated")
+		const workers, rounds = 8, 16
+		var (
+			wg     sync.WaitGroup
+			mu     sync.Mutex
+			failed []error
+		)
+		start := make(chan struct{})
+		for w := range workers {
+			wg.Go(func() {
+				<-start
+				for r := range rounds {
+					upd := *a
+					upd.Name = fmt.Sprintf("Notes %d.%d", w, r)
+					err := s.Apps.UpdateApp(t.Context(), &upd)
+					if err == nil && string(upd.SecretHash) != string(a.SecretHash) && string(upd.SecretHash) != string(rotated) {
+						err = fmt.Errorf("returned hash %x is neither the old nor the new one", upd.SecretHash)
+					}
+					if err != nil {
+						mu.Lock()
+						failed = append(failed, fmt.Errorf("update %d.%d: %w", w, r, err))
+						mu.Unlock()
+					}
+				}
+			})
+		}
+		wg.Go(func() {
+			<-start
+			if err := s.Apps.SetAppSecret(t.Context(), a.ID, rotated); err != nil {
+				mu.Lock()
+				failed = append(failed, fmt.Errorf("set secret: %w", err))
+				mu.Unlock()
+			}
+		})
+		close(start)
+		wg.Wait()
+		if len(failed) != 0 {
+			t.Fatalf("unexpected errors: %v", failed)
+		}
+		got, err := s.Apps.FindApp(t.Context(), a.ID)
+		ok(t, err)
+		if string(got.SecretHash) != string(rotated) {
+			t.Fatalf("stored hash %x, want the new one %x: an update wrote back the old secret", got.SecretHash, rotated)
+		}
+	})
+}
+
+func testSetAppSecret(t *testing.T, open Opener) {
+	// Only the secret hash of the one app changes.
+	t.Run("OK", func(t *testing.T) {
+		s, c := setup(t, open)
+		a := createApp(t, s, "Notes", foyer.AppConfidential)
+		other := createApp(t, s, "Other", foyer.AppConfidential)
+		c.Advance(time.Hour)
+		ok(t, s.Apps.SetAppSecret(t.Context(), a.ID, secretHash("rotated")))
+		want := *a
+		want.SecretHash = secretHash("rotated")
+		if diff := cmp.Diff([]*foyer.App{&want, other}, findApps(t, s)); diff != "" {
+			t.Fatalf("stored (-want +got):\n%s", diff)
+		}
+		// Setting it again, even to the same hash, is fine.
+		ok(t, s.Apps.SetAppSecret(t.Context(), a.ID, secretHash("rotated")))
+		if diff := cmp.Diff([]*foyer.App{&want, other}, findApps(t, s)); diff != "" {
+			t.Fatalf("stored after the same hash again (-want +got):\n%s", diff)
+		}
+	})
+	t.Run("ErrConflict/Public", func(t *testing.T) {
+		s, _ := setup(t, open)
+		pub := createApp(t, s, "Phone", foyer.AppPublic)
+		wantCode(t, s.Apps.SetAppSecret(t.Context(), pub.ID, secretHash("mine")), foyer.EConflict)
+		if diff := cmp.Diff([]*foyer.App{pub}, findApps(t, s)); diff != "" {
+			t.Fatalf("a refused secret changed the app (-want +got):\n%s", diff)
+		}
+	})
+	t.Run("ErrInvalid/EmptyHash", func(t *testing.T) {
+		s, _ := setup(t, open)
+		conf := createApp(t, s, "Notes", foyer.AppConfidential)
+		for _, h := range [][]byte{nil, {}} {
+			wantCode(t, s.Apps.SetAppSecret(t.Context(), conf.ID, h), foyer.EInvalid)
+		}
+		if diff := cmp.Diff([]*foyer.App{conf}, findApps(t, s)); diff != "" {
+			t.Fatalf("a refused secret changed the app (-want +got):\n%s", diff)
+		}
+	})
+	for _, nf := range notFoundIDs() {
+		t.Run(nf.name, func(t *testing.T) {
+			s, _ := setup(t, open)
+			a := createApp(t, s, "Notes", foyer.AppConfidential)
+			wantCode(t, s.Apps.SetAppSecret(t.Context(), nf.id, secretHash("mine")), foyer.ENotFound)
+			if diff := cmp.Diff([]*foyer.App{a}, findApps(t, s)); diff != "" {
+				t.Fatalf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+	t.Run("ErrNotFound/Deleted", func(t *testing.T) {
+		s, _ := setup(t, open)
+		a := createApp(t, s, "Notes", foyer.AppConfidential)
+		ok(t, s.Apps.DeleteApp(t.Context(), a.ID))
+		wantCode(t, s.Apps.SetAppSecret(t.Context(), a.ID, secretHash("mine")), foyer.ENotFound)
+		if apps := findApps(t, s); len(apps) != 0 {
+			t.Fatalf("a new secret brought a deleted app back: %+v", apps[0])
 		}
 	})
 }
