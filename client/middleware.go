@@ -102,6 +102,12 @@ type Middleware struct {
 	// host of the request's RemoteAddr. Behind a proxy, return the
 	// address the proxy saw.
 	ClientIP func(r *http.Request) string
+	// AppID, when set, is this app's OpenID Connect client id: an access
+	// token that Foyer issued to another application (its "client_id"
+	// claim names another app) is then refused, so a token given to one
+	// app cannot be replayed at another. Access tokens from Foyer's own
+	// sign-in (POST /v1/login), which name no app, are still accepted.
+	AppID string
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 }
@@ -157,6 +163,11 @@ func (m *Middleware) authenticate(w http.ResponseWriter, r *http.Request) *Visit
 	claims, err := m.Verifier.Verify(ctx, raw, typ)
 	if err != nil {
 		return nil
+	}
+	if m.AppID != "" && typ == token.TypeAccess {
+		if app, named := claims.Extra["client_id"]; named && app != m.AppID {
+			return nil
+		}
 	}
 	v := &Visitor{UserID: claims.Subject, Anonymous: claims.Anonymous, Claims: claims, Token: raw}
 	if fromCookie && typ == token.TypeAnonymous {

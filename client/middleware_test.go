@@ -353,6 +353,27 @@ func TestMiddlewareRefusedTokens(t *testing.T) {
 		})
 	}
 
+	// With AppID set, an access token issued to another OpenID Connect
+	// application is refused; this app's, and Foyer's own, are not.
+	t.Run("AppID", func(t *testing.T) {
+		scoped := newApp(t, f, &client.Middleware{Verifier: f.verifier(), BaseURL: f.URL, AppID: "app-1"}, httptest.NewServer)
+		for _, tt := range []struct {
+			name, token, want string
+		}{
+			{"OKOwnApp", sign(&token.Claims{Type: token.TypeAccess, SessionID: "s1", Expiry: now.Add(time.Hour), Extra: map[string]any{"client_id": "app-1"}}), "access"},
+			{"OKFoyerSignIn", access, "access"},
+			{"ErrOtherApp", sign(&token.Claims{Type: token.TypeAccess, SessionID: "s1", Expiry: now.Add(time.Hour), Extra: map[string]any{"client_id": "app-2"}}), "none"},
+			{"ErrNotAString", sign(&token.Claims{Type: token.TypeAccess, SessionID: "s1", Expiry: now.Add(time.Hour), Extra: map[string]any{"client_id": 1}}), "none"},
+		} {
+			br := newBrowser(t, scoped)
+			br.header.Set("Authorization", "Bearer "+tt.token)
+			got := br.visit("GET", "/browse")
+			if (tt.want == "none") != (got == "none") || (tt.want != "none" && !strings.HasSuffix(got, " typ="+tt.want)) {
+				t.Errorf("%s: browse = %q, want %s", tt.name, got, tt.want)
+			}
+		}
+	})
+
 	t.Run("OKEnsureUserReplacesRefusedCookie", func(t *testing.T) {
 		before := countUsers(t, api, client.UserFilter{})
 		br := newBrowser(t, app)

@@ -97,6 +97,8 @@ func newDemo(ctx context.Context, cfg config, logger *slog.Logger) (*demo, error
 		return nil, fmt.Errorf("read Foyer's OpenID Connect metadata: %w", err)
 	}
 	d.endSession = meta.EndSession
+	// Access tokens Foyer issued to other applications are not ours.
+	d.visitors.AppID = clientID
 	d.oauth = oauth2.Config{
 		ClientID:     clientID,
 		ClientSecret: secret,
