@@ -105,7 +105,7 @@ func TestEndToEnd(t *testing.T) {
 
 		b.submit("sign out", `form[action="/signout"] button[type="submit"]`, "logout", "confirm")
 		b.submit("confirm at Foyer", `button[type="submit"]`, "signed-out", "signed-out")
-		b.expectText("read the page", "main", "signed out of the videos and of Foyer")
+		b.expectText("read the page", "main", "Foyer ended the videos' sign-in too")
 		b.open("come back to the demo", demoURL, "home", "visitor")
 		b.open("open Foyer's sign-in page", foyerd.url+"/login", "login", "form")
 	})

@@ -39,7 +39,8 @@ type view struct {
 	SavedEmail string
 	// Messages are a development mailbox's.
 	Messages []*client.DevMessage
-	// FoyerToo says that Foyer confirmed the sign-out.
+	// FoyerToo says that the browser came back from Foyer's sign-out,
+	// which ended the demo's session there.
 	FoyerToo bool
 	// Message explains an error.
 	Message string

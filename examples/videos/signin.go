@@ -167,8 +167,9 @@ func mergeOutcome(before, guest, after watched) []string {
 
 // signOut handles POST /signout: the demo forgets the sign-in, then sends
 // the browser to Foyer's end-session endpoint (RP-initiated logout) with
-// the ID token as a hint, so that the person is signed out of Foyer too
-// and comes back to /signed-out.
+// the ID token as a hint: Foyer ends the demo's session there at once,
+// asks the person whether to sign out of Foyer itself, and sends them
+// back to /signed-out.
 func (d *demo) signOut(w http.ResponseWriter, r *http.Request) error {
 	old := d.sessions.signOut(r)
 	forgetAnonymous(w)
