@@ -18,7 +18,7 @@ const promptCreate = "create"
 // browser once it has stored an authorization request, and where the
 // hosted pages send it back after signing in. If the browser is signed in
 // recently enough for the request, the request is completed for that
-// person and the browser goes on to op's callback, which issues the code.
+// person and this browser is sent to the app with the code.
 // Otherwise:
 //   - prompt=none answers the app with login_required, which ends the
 //     request;
@@ -50,7 +50,11 @@ func (p *Provider) continueAuth(w http.ResponseWriter, r *http.Request) {
 		err := p.deps.AuthRequests.CompleteAuthRequest(ctx, a.ID, userID, authTime)
 		switch foyer.ErrorCode(err) {
 		case "":
-			http.Redirect(w, r, PathCallback+"?id="+url.QueryEscape(a.ID), http.StatusFound)
+			// The code goes to this browser, the one signed in, never to
+			// whoever else holds the request id: op's own callback, which
+			// issues a code for any completed request id, is not served.
+			a.UserID, a.AuthTime = userID, authTime
+			op.AuthResponse(p.storage.authRequest(a), p.op, w, r.WithContext(op.ContextWithIssuer(ctx, p.cfg.Issuer)))
 			return
 		case foyer.ENotFound:
 			p.requestGone(w, r, err)

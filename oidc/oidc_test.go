@@ -85,7 +85,7 @@ type stack struct {
 }
 
 // setup starts a stack on a fresh SQLite file.
-func setup(t *testing.T) *stack {
+func setup(t testing.TB) *stack {
 	t.Helper()
 	ctx := t.Context()
 	clk := &clock{}
@@ -173,7 +173,7 @@ func setup(t *testing.T) *stack {
 
 // call sends a JSON request to the API with bearer as its credential,
 // checks the status and decodes the answer into out when out is not nil.
-func (s *stack) call(t *testing.T, method, path, bearer, body string, wantStatus int, out any) {
+func (s *stack) call(t testing.TB, method, path, bearer, body string, wantStatus int, out any) {
 	t.Helper()
 	req, err := http.NewRequestWithContext(t.Context(), method, s.url+path, strings.NewReader(body))
 	if err != nil {
@@ -204,7 +204,7 @@ func (s *stack) call(t *testing.T, method, path, bearer, body string, wantStatus
 // register makes a registered user with testPassword through the API: the
 // server API vouches for the address, then the person sets a password
 // with the reset link mailed to them. It returns the user's id.
-func (s *stack) register(t *testing.T, email string) string {
+func (s *stack) register(t testing.TB, email string) string {
 	t.Helper()
 	var u struct {
 		ID string `json:"id"`
@@ -216,7 +216,7 @@ func (s *stack) register(t *testing.T, email string) string {
 
 // resetPassword sets testPassword again through the reset link, which
 // ends every session of the account.
-func (s *stack) resetPassword(t *testing.T, email string) {
+func (s *stack) resetPassword(t testing.TB, email string) {
 	t.Helper()
 	s.call(t, "POST", "/v1/password/forgot", "", `{"email":"`+email+`"}`, http.StatusAccepted, nil)
 	msgs, err := s.mail.FindMail(t.Context(), &email, 10)
@@ -258,7 +258,7 @@ type rp struct {
 
 // newApp registers a confidential app whose client the tests use with
 // scopes.
-func (s *stack) newApp(t *testing.T, scopes ...string) *rp {
+func (s *stack) newApp(t testing.TB, scopes ...string) *rp {
 	t.Helper()
 	b := make([]byte, 32)
 	rand.Read(b)
@@ -293,12 +293,12 @@ var offline = []string{"openid", "email", "offline_access"}
 // browser is a person's browser: a cookie jar that makes one request at
 // a time; follow walks redirects on Foyer and stops at one that leaves.
 type browser struct {
-	t    *testing.T
+	t    testing.TB
 	http *http.Client
 	base *url.URL
 }
 
-func newBrowser(t *testing.T, s *stack) *browser {
+func newBrowser(t testing.TB, s *stack) *browser {
 	jar, err := cookiejar.New(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -420,7 +420,7 @@ func authorize(b *browser, app *rp, state, verifier string, opts ...oauth2.AuthC
 
 // codeFrom returns the code of an authorization response, checking that
 // it went to the app's redirect URI with state.
-func codeFrom(t *testing.T, h hop, state string) string {
+func codeFrom(t testing.TB, h hop, state string) string {
 	t.Helper()
 	if h.location == nil || !strings.HasPrefix(h.location.String(), rpURL+"?") {
 		t.Fatalf("browser at %s (status %d, location %v), want a redirect to %s:\n%s", h.url, h.status, h.location, rpURL, h.body)
@@ -458,7 +458,7 @@ func signInThroughApp(t *testing.T, b *browser, app *rp, email string) *oauth2.T
 
 // codeFor returns a code for app from b, whose person is already signed
 // in, with the PKCE verifier it must be redeemed with.
-func codeFor(t *testing.T, b *browser, app *rp) (code, verifier string) {
+func codeFor(t testing.TB, b *browser, app *rp) (code, verifier string) {
 	t.Helper()
 	state, verifier := randomString(), oauth2.GenerateVerifier()
 	return codeFrom(t, authorize(b, app, state, verifier), state), verifier
@@ -768,14 +768,14 @@ func TestContinue(t *testing.T) {
 		b := newBrowser(t, s)
 		b.signInDirectly(ann)
 
-		state := randomString()
-		h := b.get(app.conf.AuthCodeURL(state, oauth2.S256ChallengeOption(oauth2.GenerateVerifier())))
-		h = b.get(h.location.String())
-		if h.location == nil || h.location.Path != oidc.PathCallback {
-			t.Fatalf("continue for a signed-in browser: status %d, location %v; want %s", h.status, h.location, oidc.PathCallback)
-		}
-		callback := h.location.String()
+		state, verifier := randomString(), oauth2.GenerateVerifier()
+		h := b.get(app.conf.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier)))
 		id := h.location.Query().Get("id")
+		h = b.get(h.location.String())
+		if !h.left(b.base) || h.location.Query().Get("code") == "" || h.location.Query().Get("state") != state {
+			t.Fatalf("continue for a signed-in browser: status %d, location %v; want the app's redirect URI with a code", h.status, h.location)
+		}
+		code := h.location.Query().Get("code")
 		if a, err := s.authRequests.FindAuthRequest(t.Context(), id); err != nil || !a.Done() {
 			t.Fatalf("request %s after continue: %+v, %v; want it completed", id, a, err)
 		}
@@ -788,8 +788,36 @@ func TestContinue(t *testing.T) {
 		if _, err := s.authRequests.FindAuthRequest(t.Context(), id); foyer.ErrorCode(err) != foyer.ENotFound {
 			t.Fatalf("request after the app was answered with an error: %v, want it gone", err)
 		}
-		if h := b.get(callback); h.status != http.StatusBadRequest || h.location != nil {
-			t.Fatalf("callback after the error answer: status %d, location %v; want 400 and no code", h.status, h.location)
+		if _, err := app.conf.Exchange(t.Context(), code, oauth2.VerifierOption(verifier)); oauthError(err) != "invalid_grant" {
+			t.Fatalf("ann's code after the request was refused: %v, want invalid_grant", err)
+		}
+	})
+
+	// The code goes to the browser that signed in, never to another that
+	// knows the request's id: op's callback, which would hand a code for
+	// any completed request to whoever asks, is not served.
+	t.Run("CodeOnlyToTheSignedInBrowser", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t)
+		s.register(t, "ann@example.com")
+		app := s.newApp(t, offline...)
+		attacker := newBrowser(t, s)
+		h := attacker.get(app.conf.AuthCodeURL(randomString(), oauth2.S256ChallengeOption(oauth2.GenerateVerifier())))
+		continueURL := h.location.String()
+		id := h.location.Query().Get("id")
+
+		victim := newBrowser(t, s)
+		victim.signInDirectly("ann@example.com")
+		if h := victim.get(continueURL); !h.left(victim.base) || h.location.Query().Get("code") == "" {
+			t.Fatalf("continue in the signed-in browser: status %d, location %v; want the code sent to the app", h.status, h.location)
+		}
+		for _, path := range []string{oidc.PathCallback, oidc.PathIntrospect} {
+			if h := attacker.get(path + "?id=" + url.QueryEscape(id)); h.status != http.StatusNotFound || h.location != nil {
+				t.Fatalf("%s from another browser: status %d, location %v; want 404", path, h.status, h.location)
+			}
+		}
+		if h := attacker.get(continueURL); h.left(attacker.base) {
+			t.Fatalf("continue from a browser nobody is signed in on: sent to %v, want the sign-in page", h.location)
 		}
 	})
 

@@ -43,8 +43,9 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 )
 
-// Paths the provider serves; the caller routes them to Provider. Continue
-// is the provider's own; the others are the protocol's.
+// Paths of the provider. Continue is the provider's own; the others are
+// the protocol's. PathCallback and PathIntrospect are op's, and are not
+// served (see New).
 const (
 	PathDiscovery  = "/.well-known/openid-configuration"
 	PathAuthorize  = "/oauth2/authorize"
@@ -62,14 +63,14 @@ const (
 
 // Paths returns every path the caller must route to the provider.
 func Paths() []string {
-	return []string{PathDiscovery, PathAuthorize, PathCallback, PathContinue, PathToken, PathUserinfo, PathRevoke, PathIntrospect, PathEndSession}
+	return []string{PathDiscovery, PathAuthorize, PathContinue, PathToken, PathUserinfo, PathRevoke, PathEndSession}
 }
 
 // BrowserPaths returns the paths of Paths that people reach in a
 // browser, whose errors the caller may show as pages; the others answer
 // apps, in JSON.
 func BrowserPaths() []string {
-	return []string{PathAuthorize, PathCallback, PathContinue, PathEndSession}
+	return []string{PathAuthorize, PathContinue, PathEndSession}
 }
 
 // Keys are the signing keys: the token package's Keyring.
@@ -191,6 +192,11 @@ func New(cfg Config, deps Deps) (*Provider, error) {
 	p.mux = http.NewServeMux()
 	p.mux.HandleFunc("GET "+PathContinue, p.continueAuth)
 	p.mux.HandleFunc("GET "+PathDiscovery, p.discovery)
+	// op's callback would issue a code for any completed request id to
+	// whoever asks; Continue issues it to the browser that signed in.
+	// Introspection is not offered: apps verify Foyer's JWTs themselves.
+	p.mux.Handle(PathCallback, http.NotFoundHandler())
+	p.mux.Handle(PathIntrospect, http.NotFoundHandler())
 	p.mux.HandleFunc(PathUserinfo, p.userinfo)
 	p.mux.Handle("/", provider)
 	return p, nil
@@ -224,6 +230,8 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 	d.ResponseModesSupported = []string{string(zoidc.ResponseModeQuery)}
 	d.GrantTypesSupported = []zoidc.GrantType{zoidc.GrantTypeCode, zoidc.GrantTypeRefreshToken}
 	d.DeviceAuthorizationEndpoint = ""
+	d.IntrospectionEndpoint = ""
+	d.IntrospectionEndpointAuthMethodsSupported = nil
 	d.TokenEndpointAuthSigningAlgValuesSupported = nil
 	d.RevocationEndpointAuthSigningAlgValuesSupported = nil
 	d.IntrospectionEndpointAuthSigningAlgValuesSupported = nil
