@@ -19,6 +19,7 @@ import (
 	"github.com/foyerhq/foyer/admin"
 	"github.com/foyerhq/foyer/argon2"
 	foyerhttp "github.com/foyerhq/foyer/http"
+	"github.com/foyerhq/foyer/oidc"
 	"github.com/foyerhq/foyer/reaper"
 	"github.com/foyerhq/foyer/sqlite"
 	"github.com/foyerhq/foyer/token"
@@ -140,6 +141,21 @@ func setup(t testing.TB, configure ...func(*foyerhttp.Config)) *testServer {
 	ts.reaper.Retention = testRetention
 	ts.reaper.Now = clock.Now
 	apiKeys := sqlite.NewAPIKeyService(db)
+	apps, authRequests := sqlite.NewAppService(db), sqlite.NewAuthRequestService(db)
+	// The OpenID Connect provider, mounted as foyer serve mounts it; it
+	// asks the server who is signed in, which it is asked only once both
+	// are built.
+	provider, err := oidc.New(oidc.Config{
+		Issuer:    testIssuer,
+		Audience:  testAudience,
+		CryptoKey: [32]byte{7},
+		SignedIn:  func(r *http.Request) (string, time.Time, error) { return ts.server.SignedIn(r) },
+		Now:       clock.Now,
+		Logger:    logger,
+	}, oidc.Deps{Apps: apps, AuthRequests: authRequests, Sessions: ts.sessions, Users: ts.users, Keys: ts.keys})
+	if err != nil {
+		t.Fatal(err)
+	}
 	deps := foyerhttp.Deps{
 		Users:       ts.users,
 		Conversions: sqlite.NewConversionService(db),
@@ -169,7 +185,14 @@ func setup(t testing.TB, configure ...func(*foyerhttp.Config)) *testServer {
 			return res.Deleted, res.Cutoff, err
 		},
 		Reports: admin.ReportsAPIHandler(admin.NewReports(sqlite.NewReportService(db), admin.BillingActive, clock.Now)),
-		Apps:    sqlite.NewAppService(db),
+		Apps:    apps,
+
+		OIDC:              provider,
+		OIDCPaths:         oidc.Paths(),
+		OIDCBrowserPaths:  oidc.BrowserPaths(),
+		OIDCAuthorizePath: oidc.PathAuthorize,
+		OIDCContinuePath:  oidc.PathContinue,
+		AuthRequests:      authRequests,
 	}
 	ts.server = foyerhttp.NewServer(cfg, deps, logger, ts.reg)
 	ts.handler = ts.server.Handler()

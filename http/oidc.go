@@ -10,6 +10,43 @@ import (
 	foyer "github.com/foyerhq/foyer"
 )
 
+// oidcHandler serves path, one of Deps.OIDCPaths, with the provider:
+// bodies are capped at Config.MaxBodyBytes, a browser path's errors are
+// the hosted error page, and the authorization endpoint is rate limited.
+// Being routes of this server, they get its request ids, metrics and
+// panic recovery.
+func (s *Server) oidcHandler(path string) http.Handler {
+	h := http.MaxBytesHandler(s.deps.OIDC, s.cfg.MaxBodyBytes)
+	browser := slices.Contains(s.deps.OIDCBrowserPaths, path)
+	if browser {
+		h = s.ErrorPages(h)
+	}
+	if path == s.deps.OIDCAuthorizePath {
+		h = s.limitAuthorize(h, browser)
+	}
+	return h
+}
+
+// limitAuthorize applies Config.AuthorizeRateLimit to h, the
+// authorization endpoint, per client IP: every authorization request is
+// stored, whoever makes it. Over the limit it answers 429 rate_limited
+// with Retry-After, as the hosted error page when page is set. The limit
+// comes first, so a refused request costs no lookup.
+func (s *Server) limitAuthorize(h http.Handler, page bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if ok, wait := s.limits.authorize.allow(s.clientAddr(r), s.now()); !ok {
+			err := rateLimited(w, wait, "Too many sign-in requests came from this address; wait a minute and try again.")
+			if page {
+				s.pages.renderError(w, r, err)
+			} else {
+				s.writeError(w, r, err)
+			}
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
 // SignedIn returns the registered user signed in on r's browser (its
 // session cookie) and when they signed in, or "" when nobody is. It is
 // how the OpenID Connect provider knows who is at the browser; a session

@@ -361,13 +361,13 @@ func (p *pages) render(w http.ResponseWriter, status int, name string, d *pageDa
 // setting or renewing the cookie the token is bound to. The forms that
 // may end in an application (signing in and merging for an OpenID
 // Connect sign-in, signing out for an app's sign-out) get a policy that
-// lets the redirect after the post reach the origins of the registered
-// apps; where the browser is sent is still decided by the server, only
-// to registered addresses.
+// lets the redirect after the post reach that one application (see
+// appCSP); where the browser is sent is still decided by the server,
+// only to registered addresses.
 func (p *pages) show(w http.ResponseWriter, r *http.Request, status int, name string, d *pageData) error {
 	d.CSRF = p.formToken(w, r)
 	if name == "login" || name == "merge" || name == "logout" {
-		csp, err := p.appCSP(r.Context())
+		csp, err := p.appCSP(r.Context(), d)
 		if err != nil {
 			return err
 		}
@@ -382,33 +382,95 @@ func cspWith(formAction string) string {
 	return "default-src 'none'; style-src 'self'; img-src 'self'; form-action " + formAction + "; frame-ancestors 'none'; base-uri 'none'"
 }
 
-// appCSP is the page policy with the origins of every registered app's
-// redirect and post-logout URIs added to form-action: browsers apply
-// form-action to the redirects that follow a form post, and after
-// signing in those end at the app.
-func (p *pages) appCSP(ctx context.Context) (string, error) {
-	if p.s.deps.Apps == nil {
-		return p.csp, nil
-	}
-	apps, err := p.s.deps.Apps.FindApps(ctx)
+// appCSP is the policy of page d with form-action extended to the one
+// application its form's redirect may end at: browsers apply form-action
+// to the redirects that follow a form post. That is the origin of the
+// redirect URI of the OpenID Connect authorization request that
+// d.ReturnTo continues (see authRedirectURI), after signing in or
+// merging, and the origin of d.PostLogoutURI, already checked against
+// the app's registration, after signing out. No other app is named: a
+// page reveals no client, and costs at most one lookup.
+func (p *pages) appCSP(ctx context.Context, d *pageData) (string, error) {
+	redirectURI, err := p.authRedirectURI(ctx, d.ReturnTo)
 	if err != nil {
 		return "", err
 	}
 	sources := p.formAction
-	seen := map[string]bool{}
-	for _, a := range apps {
-		for _, raw := range slices.Concat(a.RedirectURIs, a.PostLogoutRedirectURIs) {
-			u, err := url.Parse(raw)
-			if err != nil || u.Host == "" || strings.ContainsAny(u.Host, " ;,'") {
-				continue
-			}
-			if o := u.Scheme + "://" + u.Host; !seen[o] {
-				seen[o] = true
-				sources += " " + o
-			}
+	for _, raw := range []string{redirectURI, d.PostLogoutURI} {
+		if o := cspOrigin(raw); o != "" && !slices.Contains(strings.Fields(sources), o) {
+			sources += " " + o
 		}
 	}
+	if sources == p.formAction {
+		return p.csp, nil
+	}
 	return cspWith(sources), nil
+}
+
+// maxReturnDepth bounds how deep authRedirectURI looks into return_to
+// addresses that carry a return_to of their own.
+const maxReturnDepth = 4
+
+// authRedirectURI returns the redirect URI of the live OpenID Connect
+// authorization request that returnTo leads to, or "" if it leads to
+// none: returnTo is Deps.OIDCContinuePath with the request's id, or the
+// sign-in or merge page whose return_to is, nested at most
+// maxReturnDepth deep (the sign-in page sends people on through
+// /merge?return_to=…, and the merge page through /login?return_to=…).
+// The URI is one the app registered: the provider accepted the request.
+func (p *pages) authRedirectURI(ctx context.Context, returnTo string) (string, error) {
+	continuePath := p.s.deps.OIDCContinuePath
+	if continuePath == "" || p.s.deps.AuthRequests == nil {
+		return "", nil
+	}
+	for range maxReturnDepth {
+		if returnTo == "" {
+			return "", nil
+		}
+		u, err := url.Parse(returnTo)
+		if err != nil || u.Scheme != "" || u.Host != "" {
+			return "", nil
+		}
+		switch u.Path {
+		case continuePath:
+			id := u.Query().Get("id")
+			if id == "" {
+				return "", nil
+			}
+			a, err := p.s.deps.AuthRequests.FindAuthRequest(ctx, id)
+			switch foyer.ErrorCode(err) {
+			case "":
+				return a.RedirectURI, nil
+			case foyer.ENotFound, foyer.EInvalid:
+				return "", nil
+			}
+			return "", err
+		case "/login", "/merge":
+			returnTo = p.safeReturn(u.Query().Get("return_to"))
+		default:
+			return "", nil
+		}
+	}
+	return "", nil
+}
+
+// cspOrigin returns the origin of rawURL as a form-action source, or ""
+// if it has no host or its origin holds a character that is not plainly
+// a host's, which could end the source list.
+func cspOrigin(rawURL string) string {
+	if rawURL == "" {
+		return ""
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return ""
+	}
+	for _, c := range []byte(u.Host) {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '-' || c == ':' || c == '[' || c == ']') {
+			return ""
+		}
+	}
+	return u.Scheme + "://" + u.Host
 }
 
 // fail shows page name again with err explained above its form, with the

@@ -449,22 +449,76 @@ func TestPagesOpenRedirect(t *testing.T) {
 	})
 
 	// Browsers apply form-action to the redirects after a post: signing
-	// in, merging or signing out for an OpenID Connect app ends at the
-	// app, so those pages name the registered apps' origins.
-	t.Run("OKFormActionAllowsRegisteredApps", func(t *testing.T) {
-		app := &foyer.App{Name: "Shop", Type: foyer.AppPublic, RedirectURIs: []string{"https://shop.example.net/cb"}, PostLogoutRedirectURIs: []string{"http://localhost:9012/out"}}
-		if err := sqlite.NewAppService(ts.db).CreateApp(t.Context(), app); err != nil {
-			t.Fatal(err)
-		}
-		for _, path := range []string{"/login", "/logout"} {
-			csp := newPageBrowser(t, ts).get(path).Header().Get("Content-Security-Policy")
-			if !strings.Contains(csp, "https://shop.example.net") || !strings.Contains(csp, "http://localhost:9012") || !strings.Contains(csp, "frame-ancestors 'none'") {
-				t.Fatalf("%s: Content-Security-Policy = %q, want the apps' origins in form-action", path, csp)
+	// in or merging for an OpenID Connect app ends at the app's redirect
+	// URI, signing out for one at its post-logout URI. Those pages name
+	// that one app's origin, and no other app's.
+	t.Run("OKFormActionAllowsTheRequestsApp", func(t *testing.T) {
+		apps := sqlite.NewAppService(ts.db)
+		shop := &foyer.App{Name: "Shop", Type: foyer.AppPublic, RedirectURIs: []string{"https://shop.example.net/cb"}, PostLogoutRedirectURIs: []string{"http://localhost:9012/out"}}
+		other := &foyer.App{Name: "Other", Type: foyer.AppPublic, RedirectURIs: []string{"https://other.example.org/cb"}, PostLogoutRedirectURIs: []string{"https://other.example.org/out"}}
+		for _, a := range []*foyer.App{shop, other} {
+			if err := apps.CreateApp(t.Context(), a); err != nil {
+				t.Fatal(err)
 			}
 		}
-		if csp := newPageBrowser(t, ts).get("/register").Header().Get("Content-Security-Policy"); strings.Contains(csp, "shop.example.net") {
-			t.Fatalf("/register: Content-Security-Policy = %q, want no app origins", csp)
+		const shopOrigin, signedOutOrigin = "https://shop.example.net", "http://localhost:9012"
+		formAction := func(t *testing.T, w *httptest.ResponseRecorder) []string {
+			t.Helper()
+			csp := w.Header().Get("Content-Security-Policy")
+			_, after, ok := strings.Cut(csp, "form-action ")
+			directive, _, _ := strings.Cut(after, ";")
+			if !ok || !strings.Contains(csp, "frame-ancestors 'none'") {
+				t.Fatalf("Content-Security-Policy = %q", csp)
+			}
+			return strings.Fields(directive)
 		}
+		want := func(t *testing.T, name string, w *httptest.ResponseRecorder, origins ...string) {
+			t.Helper()
+			checkPage(t, w, 200, "")
+			if got, want := formAction(t, w), append([]string{"'self'", "https://app.example.com"}, origins...); !slices.Equal(got, want) {
+				t.Errorf("%s: form-action %q, want %q", name, got, want)
+			}
+		}
+
+		// The app sends the browser to the provider, which sends it to
+		// sign in with the request to continue.
+		b := newPageBrowser(t, ts)
+		w := b.get("/oauth2/authorize?" + url.Values{
+			"client_id": {shop.ID}, "redirect_uri": {"https://shop.example.net/cb"}, "response_type": {"code"},
+			"scope": {"openid"}, "state": {"st"}, "code_challenge": {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"}, "code_challenge_method": {"S256"},
+		}.Encode())
+		continued := w.Header().Get("Location")
+		if w.Code != http.StatusFound || !strings.HasPrefix(continued, "/oauth2/continue?id=") {
+			t.Fatalf("authorize = %d to %q, want a redirect to continue; body %s", w.Code, continued, clip(w.Body.String()))
+		}
+		w = b.get(continued)
+		signIn := w.Header().Get("Location")
+		if want := "/login?return_to=" + url.QueryEscape(continued); w.Code != http.StatusFound || signIn != want {
+			t.Fatalf("continue = %d to %q, want a redirect to %q", w.Code, signIn, want)
+		}
+		want(t, "sign-in page", b.get(signIn), shopOrigin)
+		viaMerge := "/merge?return_to=" + url.QueryEscape(continued)
+		want(t, "sign-in page before the merge page", b.get("/login?return_to="+url.QueryEscape(viaMerge)), shopOrigin)
+		want(t, "registration page", b.get("/register?return_to="+url.QueryEscape(continued)))
+		want(t, "sign-in page for an unknown request", b.get("/login?return_to="+url.QueryEscape("/oauth2/continue?id=nope")))
+		deep := continued
+		for range 5 {
+			deep = "/login?return_to=" + url.QueryEscape(deep)
+		}
+		want(t, "sign-in page nested too deep", b.get(deep))
+
+		// Signing in ends at the app, the origin the page allowed.
+		b.get(signIn)
+		checkRedirect(t, b.post("/login", form("email", "ann@example.org", "password", password, "return_to", continued)), continued)
+		w = b.get(continued)
+		if loc, _ := url.Parse(w.Header().Get("Location")); w.Code != http.StatusFound || loc == nil || loc.Scheme+"://"+loc.Host != shopOrigin {
+			t.Fatalf("continue after signing in = %d to %q, want a redirect to %s", w.Code, w.Header().Get("Location"), shopOrigin)
+		}
+		want(t, "merge page", b.get(viaMerge), shopOrigin)
+
+		// Signing out for the app ends at its post-logout URI.
+		want(t, "sign-out page", b.get("/logout?"+url.Values{"client_id": {shop.ID}, "post_logout_redirect_uri": {"http://localhost:9012/out"}}.Encode()), signedOutOrigin)
+		want(t, "sign-out page of an unregistered URI", b.get("/logout?"+url.Values{"client_id": {shop.ID}, "post_logout_redirect_uri": {"https://other.example.org/out"}}.Encode()))
 	})
 }
 

@@ -180,13 +180,16 @@ type limits struct {
 	loginAccount   *rateLimiter[string]
 	loginIP        *rateLimiter[netip.Addr]
 	redeemIP       *rateLimiter[netip.Addr]
+	authorize      *rateLimiter[netip.Addr]
 }
 
 // newLimits returns the limiters, with anonymous sign-ups limited to
-// anonymousPerHour per IP (negative: unlimited).
-func newLimits(anonymousPerHour int) *limits {
+// anonymousPerHour per IP and OpenID Connect authorization requests to
+// authorizePerMinute per IP (negative: unlimited).
+func newLimits(anonymousPerHour, authorizePerMinute int) *limits {
 	return &limits{
 		anonymous:      newRateLimiter[netip.Addr](anonymousPerHour, time.Hour),
+		authorize:      newRateLimiter[netip.Addr](authorizePerMinute, time.Minute),
 		convertUser:    newRateLimiter[string](ConversionsPerUser, time.Hour),
 		convertAddress: newRateLimiter[string](ConversionsPerAddress, time.Hour),
 		convertIP:      newRateLimiter[netip.Addr](ConversionsPerIP, time.Hour),

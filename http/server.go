@@ -71,6 +71,16 @@ type Config struct {
 	// memory of each instance: behind a load balancer of n instances a
 	// client may get up to n times as many, and a restart forgets it.
 	AnonymousRateLimit int
+	// AuthorizeRateLimit is how many requests one client IP (one /64 for
+	// IPv6) may make per minute to the OpenID Connect authorization
+	// endpoint, Deps.OIDCAuthorizePath (default 60; negative disables the
+	// limit). Every such request stores an authorization request until it
+	// expires, signed in or not, so the limit bounds what one client can
+	// make the store keep; a person signing in makes one or two. Beyond it
+	// the endpoint answers with the hosted error page, 429 rate_limited
+	// and Retry-After. Like AnonymousRateLimit it is a token bucket in the
+	// memory of each instance.
+	AuthorizeRateLimit int
 	// TrustForwardedFor makes the client IP the right-most entry of
 	// X-Forwarded-For, the one the trusted proxy in front added. Set it
 	// only behind such a proxy: otherwise clients choose their own IP.
@@ -123,6 +133,7 @@ const (
 	DefaultAccessTTL           = 15 * time.Minute
 	DefaultSessionTTL          = 30 * 24 * time.Hour
 	DefaultAnonymousRateLimit  = 30
+	DefaultAuthorizeRateLimit  = 60
 	DefaultMaxBodyBytes        = 64 << 10
 	DefaultConversionTTL       = time.Hour
 	DefaultResetTTL            = time.Hour
@@ -145,6 +156,9 @@ func (c Config) withDefaults() Config {
 	if c.AnonymousRateLimit == 0 {
 		c.AnonymousRateLimit = DefaultAnonymousRateLimit
 	}
+	if c.AuthorizeRateLimit == 0 {
+		c.AuthorizeRateLimit = DefaultAuthorizeRateLimit
+	}
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = DefaultMaxBodyBytes
 	}
@@ -166,8 +180,9 @@ func (c Config) withDefaults() Config {
 // Deps are the services the server calls. Users, APIKeys, Events and Keys
 // are required by every server; Conversions, Credentials, Merges, Sessions
 // and Mail by the registration, sign-in, password and merge routes. The
-// webhook, delivery, audit, export, reaper, reports and apps members are
-// optional: the routes of one that is nil are not served.
+// webhook, delivery, audit, export, reaper, reports, apps and OpenID
+// Connect members are optional: the routes of one that is nil are not
+// served.
 type Deps struct {
 	Users       foyer.UserService
 	Conversions foyer.ConversionService
@@ -230,6 +245,32 @@ type Deps struct {
 	// Apps serves /v1/apps, the applications (OAuth clients) that sign
 	// people in through OpenID Connect; nil leaves those routes out.
 	Apps foyer.AppService
+
+	// OIDC, the OpenID Connect provider (the oidc package's Provider),
+	// serves OIDCPaths, every method, behind this server's request ids,
+	// metrics, panic recovery and body limit; nil leaves them out. This
+	// package does not import the provider, so its paths come with it.
+	OIDC http.Handler
+	// OIDCPaths are the paths OIDC serves (oidc.Paths).
+	OIDCPaths []string
+	// OIDCBrowserPaths are the paths of OIDCPaths that people reach in a
+	// browser (oidc.BrowserPaths): their error answers become the hosted
+	// error page (see ErrorPages).
+	OIDCBrowserPaths []string
+	// OIDCAuthorizePath is the authorization endpoint among OIDCPaths
+	// (oidc.PathAuthorize), whose requests, of any method, are limited
+	// per client IP by Config.AuthorizeRateLimit; "" limits none.
+	OIDCAuthorizePath string
+	// OIDCContinuePath is where the hosted sign-in and merge pages send
+	// a person back to the provider, with the authorization request's id
+	// ("?id=…", oidc.PathContinue). Such a page's policy lets its form's
+	// redirect reach that one request's redirect URI (CSP form-action),
+	// which the page finds through AuthRequests; "" or a nil AuthRequests
+	// lets it reach only the allowlisted origins.
+	OIDCContinuePath string
+	// AuthRequests finds the authorization request of a page's return_to
+	// (see OIDCContinuePath).
+	AuthRequests foyer.AuthRequestService
 }
 
 // Server is the HTTP API. Create it with NewServer and serve Handler.
@@ -295,7 +336,7 @@ func NewServer(cfg Config, deps Deps, logger *slog.Logger, reg prometheus.Regist
 		logger:  logger,
 		mux:     http.NewServeMux(),
 		metrics: newMetrics(reg, deps.UserCounts),
-		limits:  newLimits(cfg.AnonymousRateLimit),
+		limits:  newLimits(cfg.AnonymousRateLimit, cfg.AuthorizeRateLimit),
 		csrf:    http.NewCrossOriginProtection(),
 
 		hashSlots: make(chan struct{}, cfg.MaxConcurrentHashes),
@@ -423,6 +464,14 @@ func (s *Server) routes() {
 	p.route("GET /logout", p.logoutForm)
 	p.route("POST /logout", p.logout)
 	p.route("GET /assets/foyer.css", p.stylesheet)
+
+	// OpenID Connect: the provider's paths, every method; the provider
+	// routes them itself (oidc.go).
+	if s.deps.OIDC != nil {
+		for _, path := range s.deps.OIDCPaths {
+			s.mux.Handle(path, s.oidcHandler(path))
+		}
+	}
 
 	// Public keys and operations.
 	s.route("GET /.well-known/jwks.json", s.jwks)

@@ -191,6 +191,25 @@ func testOpenIDConnect(t *testing.T, env ...string) {
 	login := b.get(conf.AuthCodeURL(state, gooidc.Nonce(nonce), oauth2.S256ChallengeOption(pkce)))
 	code := codeFrom(t, b.signIn(login, email, testPassword), state)
 
+	// The provider is served by the HTTP server, behind its middleware:
+	// request ids, and metrics by route.
+	resp, err := http.Get(p.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`route="/.well-known/openid-configuration"`, `route="/oauth2/authorize"`, `route="/oauth2/continue"`} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics has no %s", want)
+		}
+	}
+	if resp, err := http.Get(p.url + "/.well-known/openid-configuration"); err != nil || resp.Header.Get("X-Request-Id") == "" {
+		t.Errorf("discovery has no X-Request-Id (%v)", err)
+	} else {
+		resp.Body.Close()
+	}
+
 	tok, err := conf.Exchange(ctx, code, oauth2.VerifierOption(pkce))
 	if err != nil {
 		t.Fatalf("exchange: %v", err)

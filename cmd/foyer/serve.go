@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"slices"
 	"sync"
 	"time"
 
@@ -175,7 +174,26 @@ func (m *Main) openApp(ctx context.Context, c Config, logger *slog.Logger) (*app
 		Client:     webhook.NewClient(webhook.ClientConfig{AllowPrivate: c.WebhookAllowPrivate}),
 		Logger:     logger,
 	}
-	hs := foyerhttp.NewServer(httpConfig(c, pub, c.audience(addr)), foyerhttp.Deps{
+	// The provider asks the HTTP server who is signed in, and the server
+	// serves the provider: hs is set before anything is served.
+	var hs *foyerhttp.Server
+	provider, err := oidc.New(oidc.Config{
+		Issuer:     a.url,
+		Audience:   c.audience(addr),
+		AccessTTL:  c.AccessTTL,
+		SessionTTL: c.SessionTTL,
+		CryptoKey:  sha256.Sum256(append([]byte("foyer oidc op crypto key\x00"), kek...)),
+		Insecure:   pub.Scheme == "http",
+		SignedIn: func(r *http.Request) (string, time.Time, error) {
+			return hs.SignedIn(r)
+		},
+		Logger: logger,
+	}, oidc.Deps{Apps: s.Apps, AuthRequests: s.AuthRequests, Sessions: s.Sessions, Users: s.Users, Keys: a.keyring})
+	if err != nil {
+		a.abort()
+		return nil, fmt.Errorf("openid connect provider: %w", err)
+	}
+	hs = foyerhttp.NewServer(httpConfig(c, pub, c.audience(addr)), foyerhttp.Deps{
 		Users:       s.Users,
 		Conversions: s.Conversions,
 		Credentials: s.Credentials,
@@ -203,6 +221,13 @@ func (m *Main) openApp(ctx context.Context, c Config, logger *slog.Logger) (*app
 		Reap:             a.reapNow,
 		Reports:          admin.ReportsAPIHandler(admin.NewReports(s.Reports, c.BillingRule, nil)),
 		Apps:             s.Apps,
+
+		OIDC:              provider,
+		OIDCPaths:         oidc.Paths(),
+		OIDCBrowserPaths:  oidc.BrowserPaths(),
+		OIDCAuthorizePath: oidc.PathAuthorize,
+		OIDCContinuePath:  oidc.PathContinue,
+		AuthRequests:      s.AuthRequests,
 	}, logger, reg)
 	console := admin.NewHandler(admin.Config{
 		PublicURL:         pub,
@@ -211,31 +236,10 @@ func (m *Main) openApp(ctx context.Context, c Config, logger *slog.Logger) (*app
 		SessionTTL:        c.AdminSessionTTL,
 		DevMode:           c.Dev,
 	}, a.adminDeps(worker), logger)
-	provider, err := oidc.New(oidc.Config{
-		Issuer:     a.url,
-		Audience:   c.audience(addr),
-		AccessTTL:  c.AccessTTL,
-		SessionTTL: c.SessionTTL,
-		CryptoKey:  sha256.Sum256(append([]byte("foyer oidc op crypto key\x00"), kek...)),
-		Insecure:   pub.Scheme == "http",
-		SignedIn:   hs.SignedIn,
-		Logger:     logger,
-	}, oidc.Deps{Apps: s.Apps, AuthRequests: s.AuthRequests, Sessions: s.Sessions, Users: s.Users, Keys: a.keyring})
-	if err != nil {
-		a.abort()
-		return nil, fmt.Errorf("openid connect provider: %w", err)
-	}
-	// The console serves everything under /admin/, the OpenID Connect
-	// provider its paths, the API the rest.
+	// The console serves everything under /admin/, the API (with the
+	// OpenID Connect provider) the rest.
 	mux := http.NewServeMux()
 	mux.Handle("/admin/", console)
-	for _, path := range oidc.Paths() {
-		h := http.MaxBytesHandler(provider, c.MaxBodyBytes)
-		if slices.Contains(oidc.BrowserPaths(), path) {
-			h = hs.ErrorPages(h)
-		}
-		mux.Handle(path, h)
-	}
 	mux.Handle("/", hs.Handler())
 	a.srv = &http.Server{
 		Handler:           longReaperRuns(mux),
@@ -462,9 +466,9 @@ func (a *app) start() {
 }
 
 // prune deletes events older than the event retention, in batches until a
-// batch comes back short, and signing keys retired so long ago that every
-// token they signed has expired. Failures are logged; the next round tries
-// again.
+// batch comes back short, expired sessions and authorization requests,
+// likewise, and signing keys retired so long ago that every token they
+// signed has expired. Failures are logged; the next round tries again.
 func (a *app) prune(ctx context.Context) {
 	now := time.Now()
 	deleted, err := deleteEventsBefore(ctx, a.store.Retention, now.Add(-a.cfg.EventRetention), retentionBatch)
@@ -472,6 +476,12 @@ func (a *app) prune(ctx context.Context) {
 		a.logger.ErrorContext(ctx, "delete old events", slog.Any("err", err))
 	} else if deleted > 0 {
 		a.logger.InfoContext(ctx, "deleted old events", slog.Int("deleted", deleted), slog.Duration("retention", a.cfg.EventRetention))
+	}
+	expired, err := deleteExpired(ctx, a.store.Expiry, expiryBatch)
+	if err != nil && ctx.Err() == nil {
+		a.logger.ErrorContext(ctx, "delete expired sessions and authorization requests", slog.Any("err", err))
+	} else if expired > 0 {
+		a.logger.InfoContext(ctx, "deleted expired sessions and authorization requests", slog.Int("deleted", expired))
 	}
 	keys, err := a.store.SigningKeys.DeleteSigningKeysRetiredBefore(ctx, now.Add(-a.cfg.maxTokenTTL()))
 	if err != nil && ctx.Err() == nil {
