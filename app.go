@@ -266,7 +266,12 @@ func (a *AuthRequest) DecodeParams(b []byte) error {
 func (a *AuthRequest) Done() bool { return a.UserID != "" }
 
 // AuthRequestService keeps authorization requests and their codes. Only
-// a hash of a code is stored. An expired request is treated as absent.
+// a hash of a code is stored. An expired request is treated as absent,
+// and ExpiryService deletes it. Every operation that ends a user's
+// earlier sessions and tokens (ResetPassword, RevokeUserTokens, the
+// conversions of ConversionService, deleting or merging away the user)
+// deletes, in the same transaction, the requests the user signed in for,
+// so a code issued before it can no longer be redeemed (DESIGN §2.3).
 type AuthRequestService interface {
 	// CreateAuthRequest stores a (its fields up to MaxAge, and
 	// ExpiresAt, which the caller sets), setting ID and CreatedAt. Returns

@@ -37,8 +37,9 @@ type ConversionService interface {
 	// and, in one transaction: sets the email (verified) and the password
 	// hash, clears the anonymous marker, sets ConvertedAt, increases the
 	// epoch (revoking every earlier token), deletes every conversion
-	// request of the user and records user.converted and
-	// user.email.verified.
+	// request of the user and every authorization request it signed in
+	// for, so no earlier code can be redeemed, and records user.converted
+	// and user.email.verified.
 	//
 	// When s is not nil and s.UserID is the id of the converted user, the
 	// same transaction also creates the session s, as CreateSession does
@@ -58,8 +59,9 @@ type ConversionService interface {
 	// ConvertUser is the audited admin conversion (DESIGN §2.2): the
 	// caller vouches for email. It makes the user registered with a
 	// verified email and no password (the person sets one by password
-	// reset), increases the epoch, cancels pending requests and records
-	// user.converted, whose data names actor ("api_key:<id>",
+	// reset), increases the epoch, cancels pending conversion requests,
+	// deletes every authorization request the user signed in for, and
+	// records user.converted, whose data names actor ("api_key:<id>",
 	// "admin:<id>") beside the user, and user.email.verified, in one
 	// transaction, so the conversion is never without its audit record.
 	// Returns ENotFound, EConflict if not anonymous, EIdentifierTaken if
@@ -88,9 +90,10 @@ type CredentialService interface {
 	RequestPasswordReset(ctx context.Context, req PasswordResetRequest) error
 
 	// ResetPassword redeems a reset link: sets the new password hash,
-	// increases the epoch, deletes every session and every reset link of
-	// the user and records user.password.reset, in one transaction.
-	// Returns ETokenInvalid.
+	// increases the epoch, deletes every session, every authorization
+	// request the user signed in for (so a code issued before cannot be
+	// redeemed after) and every reset link of the user and records
+	// user.password.reset, in one transaction. Returns ETokenInvalid.
 	ResetPassword(ctx context.Context, tokenHash []byte, passwordHash string) (*User, error)
 
 	// RecordLoginFailure records user.login.failed for the account with

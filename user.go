@@ -109,8 +109,9 @@ type UserService interface {
 	TouchUser(ctx context.Context, id string, now time.Time, granularity time.Duration) (bool, error)
 
 	// RevokeUserTokens increases the user's Epoch, so every token issued
-	// before stops verifying, and deletes the user's sessions.
-	// Returns ENotFound.
+	// before stops verifying, and deletes the user's sessions and the
+	// authorization requests the user signed in for, so no code issued
+	// before can be redeemed, in one transaction. Returns ENotFound.
 	RevokeUserTokens(ctx context.Context, id string) (*User, error)
 }
 

@@ -108,8 +108,9 @@ INSERT INTO events (id, type, user_id, created_at, data) SELECT $10, $11, u.id, 
 // conversion deleted the older ones), be unexpired and belong to a user who
 // is still anonymous; the address must still be free. Then, in one
 // statement, the user becomes registered with the verified address and
-// passwordHash, its epoch increases, its requests are deleted and
-// user.converted and user.email.verified are recorded; and when sess names
+// passwordHash, its epoch increases, its conversion and authorization
+// requests are deleted and user.converted and user.email.verified are
+// recorded; and when sess names
 // the converted user, the same statement stores sess as its session and
 // records user.login.success, as CreateSession does. Returns
 // ETokenInvalid, EIdentifierTaken, EInvalid (no password hash, or a
@@ -228,7 +229,9 @@ func checkActor(actor string) error {
 // on the word of actor ("" for the person's own link), updating u to
 // match: clears the anonymous marker, sets ConvertedAt, increases Epoch
 // and Version, deletes the user's conversion requests and their unsent
-// mail, records user.converted (naming actor, if any) and
+// mail and the authorization requests it signed in for (an anonymous user
+// cannot complete one, so this holds DESIGN §2.3 without relying on
+// that), records user.converted (naming actor, if any) and
 // user.email.verified and counts the conversion; with a login session, it
 // also stores that session and records user.login.success, and returns the
 // session as stored. All of it is one statement guarded by xmin. It
@@ -289,6 +292,8 @@ func convertUser(ctx context.Context, db *DB, q querier, u *foyer.User, xmin uin
 	RETURNING id
 ), c AS (
 	DELETE FROM conversions WHERE user_id = ANY (ARRAY(SELECT id FROM u))
+), ar AS (
+	DELETE FROM auth_requests WHERE user_id = ANY (ARRAY(SELECT id FROM u))
 ), dm AS (
 	`+deleteQueuedMail(foyer.MailConversion, foyer.MailConversionExisting)+`
 )`+sessions+`, `+countOne("rc", "u", foyer.MetricConverted, "$5")+`

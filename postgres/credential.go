@@ -90,8 +90,9 @@ SELECT $5, $6, $1, u.id, $7, $4, $4 FROM u`,
 }
 
 // ResetPassword redeems a reset link: sets passwordHash, increases Epoch
-// and Version, deletes every session and reset link of the user and
-// records user.password.reset. Returns ETokenInvalid for an unknown,
+// and Version, deletes every session, every authorization request the
+// user signed in for (with its code) and every reset link of the user
+// and records user.password.reset. Returns ETokenInvalid for an unknown,
 // expired, used or superseded link, or EInvalid without a password hash.
 func (s *CredentialService) ResetPassword(ctx context.Context, tokenHash []byte, passwordHash string) (*foyer.User, error) {
 	if passwordHash == "" {
@@ -148,12 +149,17 @@ INSERT INTO events (id, type, user_id, created_at, data) SELECT $5, $6, u.id, $4
 	return out, nil
 }
 
-// deleteSessionsAfter deletes the sessions of user $1 if the event $2 was
-// recorded, that is if the statement before it in the same batch applied.
-// Running after that statement took the user's row, it sees every session
-// committed before; a session created later had to wait for the row and
-// then found its new version (see CreateSession).
-const deleteSessionsAfter = `DELETE FROM sessions WHERE user_id = $1 AND EXISTS (SELECT 1 FROM events WHERE id = $2)`
+// deleteSessionsAfter deletes the sessions of user $1, and the
+// authorization requests the user signed in for with their codes, if the
+// event $2 was recorded, that is if the statement before it in the same
+// batch applied. Running after that statement took the user's row, it
+// sees every session and completed request committed before; a session
+// created or a request completed later had to wait for the row and then
+// found its new version (see CreateSession and CompleteAuthRequest).
+const deleteSessionsAfter = `WITH s AS (
+	DELETE FROM sessions WHERE user_id = $1 AND EXISTS (SELECT 1 FROM events WHERE id = $2)
+)
+DELETE FROM auth_requests WHERE user_id = $1 AND EXISTS (SELECT 1 FROM events WHERE id = $2)`
 
 // RecordLoginFailure records user.login.failed for the registered account
 // with email, if there is one. The event is written only while the user

@@ -473,7 +473,8 @@ SELECT EXISTS (SELECT 1 FROM users WHERE id = $1), EXISTS (SELECT 1 FROM nm) OR 
 }
 
 // RevokeUserTokens increases the user's Epoch and Version and deletes its
-// sessions, in one batch. Returns ENotFound.
+// sessions and the authorization requests it signed in for, with their
+// codes, in one batch. Returns ENotFound.
 func (s *UserService) RevokeUserTokens(ctx context.Context, id string) (*foyer.User, error) {
 	uid, ok := parseID(id)
 	if !ok {
@@ -482,7 +483,10 @@ func (s *UserService) RevokeUserTokens(ctx context.Context, id string) (*foyer.U
 	now := s.db.now()
 	b := &pgx.Batch{}
 	b.Queue(bumpEpoch, uid, now)
-	b.Queue(`DELETE FROM sessions WHERE user_id = $1`, uid)
+	b.Queue(`WITH s AS (
+	DELETE FROM sessions WHERE user_id = $1
+)
+DELETE FROM auth_requests WHERE user_id = $1`, uid)
 	var u *foyer.User
 	err := sendBatch(ctx, s.db.pool, "revoke tokens", b, func(br pgx.BatchResults) error {
 		var err error
@@ -502,10 +506,11 @@ func (s *UserService) RevokeUserTokens(ctx context.Context, id string) (*foyer.U
 }
 
 // bumpEpoch increases the Epoch (revoking every token) and Version of user
-// $1 at time $2 and returns the user as userColumns. Sessions are deleted
-// by a following statement of the same batch, which runs once this one
-// holds the row: a session created concurrently is then either visible
-// to it or created after the new epoch.
+// $1 at time $2 and returns the user as userColumns. Sessions and
+// completed authorization requests are deleted by a following statement
+// of the same batch, which runs once this one holds the row: a session
+// created or a request completed concurrently is then either visible to
+// it or created after the new epoch.
 const bumpEpoch = `WITH u AS (
 	UPDATE users SET epoch = epoch + 1, version = version + 1, updated_at = $2 WHERE id = $1 RETURNING *
 )

@@ -98,8 +98,9 @@ func emailTaken(ctx context.Context, q querier, email string) (bool, error) {
 // conversion deleted the older ones), be unexpired and belong to a user who
 // is still anonymous; the address must still be free. Then, in the same
 // transaction, the user becomes registered with the verified address and
-// passwordHash, its epoch increases, its requests are deleted and
-// user.converted and user.email.verified are recorded; and when sess names
+// passwordHash, its epoch increases, its conversion and authorization
+// requests are deleted and user.converted and user.email.verified are
+// recorded; and when sess names
 // the converted user, sess is stored as its session and
 // user.login.success is recorded, as CreateSession does. Returns
 // ETokenInvalid, EIdentifierTaken, EInvalid (no password hash, or a
@@ -211,8 +212,10 @@ func checkActor(actor string) error {
 // verified email and passwordHash ("" for none), on the word of actor
 // ("" for the person's own link), updating u to match:
 // clears the anonymous marker, sets ConvertedAt, increases Epoch and
-// Version, deletes the user's conversion requests and their unsent mail,
-// records user.converted (naming actor, if any) and user.email.verified
+// Version, deletes the user's conversion requests and their unsent mail
+// and the authorization requests it signed in for (an anonymous user
+// cannot complete one, so this holds DESIGN §2.3 without relying on
+// that), records user.converted (naming actor, if any) and user.email.verified
 // and counts the conversion. Returns
 // EIdentifierTaken if another account has email; the unique index on
 // users.email is the last line of defence against a concurrent writer.
@@ -235,6 +238,9 @@ WHERE id = ? AND anonymous = 1`, email, nullString(passwordHash), ms(tx.now), ms
 	}
 	if _, err := tx.exec(ctx, `DELETE FROM conversions WHERE user_id = ?`, uid[:]); err != nil {
 		return translate("delete conversion requests", err)
+	}
+	if _, err := tx.exec(ctx, `DELETE FROM auth_requests WHERE user_id = ?`, uid[:]); err != nil {
+		return translate("delete authorization requests", err)
 	}
 	if err := deleteQueuedMail(ctx, tx, uid[:], foyer.MailConversion, foyer.MailConversionExisting); err != nil {
 		return err

@@ -78,8 +78,9 @@ ON CONFLICT (user_id) DO UPDATE SET token_hash = excluded.token_hash, expires_at
 }
 
 // ResetPassword redeems a reset link: sets passwordHash, increases Epoch
-// and Version, deletes every session and reset link of the user and
-// records user.password.reset. Returns ETokenInvalid for an unknown,
+// and Version, deletes every session, every authorization request the
+// user signed in for (with its code) and every reset link of the user
+// and records user.password.reset. Returns ETokenInvalid for an unknown,
 // expired, used or superseded link, or EInvalid without a password hash.
 func (s *CredentialService) ResetPassword(ctx context.Context, tokenHash []byte, passwordHash string) (*foyer.User, error) {
 	if passwordHash == "" {
@@ -113,6 +114,9 @@ WHERE id = ? AND anonymous = 0`, passwordHash, ms(tx.now), userID)
 		}
 		if _, err := tx.exec(ctx, `DELETE FROM sessions WHERE user_id = ?`, userID); err != nil {
 			return translate("delete sessions", err)
+		}
+		if _, err := tx.exec(ctx, `DELETE FROM auth_requests WHERE user_id = ?`, userID); err != nil {
+			return translate("delete authorization requests", err)
 		}
 		if _, err := tx.exec(ctx, `DELETE FROM password_resets WHERE user_id = ?`, userID); err != nil {
 			return translate("delete password resets", err)

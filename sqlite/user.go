@@ -438,7 +438,8 @@ func (s *UserService) TouchUser(ctx context.Context, id string, now time.Time, g
 }
 
 // RevokeUserTokens increases the user's Epoch and Version and deletes its
-// sessions. Returns ENotFound.
+// sessions and the authorization requests it signed in for, with their
+// codes. Returns ENotFound.
 func (s *UserService) RevokeUserTokens(ctx context.Context, id string) (*foyer.User, error) {
 	uid, ok := parseID(id)
 	if !ok {
@@ -451,6 +452,9 @@ func (s *UserService) RevokeUserTokens(ctx context.Context, id string) (*foyer.U
 		}
 		if _, err := tx.exec(ctx, `DELETE FROM sessions WHERE user_id = ?`, uid[:]); err != nil {
 			return translate("delete sessions", err)
+		}
+		if _, err := tx.exec(ctx, `DELETE FROM auth_requests WHERE user_id = ?`, uid[:]); err != nil {
+			return translate("delete authorization requests", err)
 		}
 		var err error
 		u, err = findUserByID(ctx, tx, uid)

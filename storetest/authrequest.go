@@ -19,6 +19,7 @@ func testAuthRequests(t *testing.T, open Opener) {
 	t.Run("RedeemAuthCode", func(t *testing.T) { testRedeemAuthCode(t, open) })
 	t.Run("DeleteAuthRequest", func(t *testing.T) { testDeleteAuthRequest(t, open) })
 	t.Run("Retention", func(t *testing.T) { testAuthRequestRetention(t, open) })
+	t.Run("EndedWithSessions", func(t *testing.T) { testAuthRequestsEndedWithSessions(t, open) })
 }
 
 // newAuthRequest returns a request of app for its first redirect URI,
@@ -446,4 +447,126 @@ func testAuthRequestRetention(t *testing.T, open Opener) {
 			t.Fatalf("live request (-want +got):\n%s", diff)
 		}
 	})
+}
+
+// completeWithCode completes the live request a for userID and attaches a
+// new code, whose hash it returns.
+func completeWithCode(t *testing.T, s Services, c *clock, a *foyer.AuthRequest, userID string) []byte {
+	t.Helper()
+	ok(t, s.AuthRequests.CompleteAuthRequest(t.Context(), a.ID, userID, c.Now()))
+	_, code := newToken(t)
+	ok(t, s.AuthRequests.SaveAuthCode(t.Context(), a.ID, code))
+	return code
+}
+
+func testAuthRequestsEndedWithSessions(t *testing.T, open Opener) {
+	// What ends a registered user's earlier sessions ends the requests
+	// they signed in for too (DESIGN §2.3): a code issued before a
+	// password reset or a revocation cannot be redeemed after it, and a
+	// request completed before it cannot get a code after it. Another
+	// person's request and a request nobody has signed in for yet stay.
+	for _, tt := range []struct {
+		name string
+		end  func(t *testing.T, s Services, c *clock, u *foyer.User)
+	}{
+		{"ResetPassword", func(t *testing.T, s Services, c *clock, u *foyer.User) {
+			_, hash := requestReset(t, s, c, u.Email, time.Hour)
+			_, err := s.Credentials.ResetPassword(t.Context(), hash, "hash:new")
+			ok(t, err)
+		}},
+		{"RevokeUserTokens", func(t *testing.T, s Services, c *clock, u *foyer.User) {
+			_, err := s.Users.RevokeUserTokens(t.Context(), u.ID)
+			ok(t, err)
+		}},
+	} {
+		t.Run("OK/"+tt.name, func(t *testing.T) {
+			s, c := setup(t, open)
+			ctx := t.Context()
+			app := createApp(t, s, "Notes", foyer.AppPublic)
+			ann := convert(t, s, c, createAnonymous(t, s, "").ID, "ann@example.com")
+			bob := createRegistered(t, s, "bob@example.com")
+			coded := createAuthRequest(t, s, c, app, time.Hour)
+			annCode := completeWithCode(t, s, c, coded, ann.ID)
+			uncoded := createAuthRequest(t, s, c, app, time.Hour)
+			ok(t, s.AuthRequests.CompleteAuthRequest(ctx, uncoded.ID, ann.ID, c.Now()))
+			bobs := createAuthRequest(t, s, c, app, time.Hour)
+			bobCode := completeWithCode(t, s, c, bobs, bob.ID)
+			pending := createAuthRequest(t, s, c, app, time.Hour)
+			createSession(t, s, c, ann.ID, time.Hour)
+			c.Advance(time.Second)
+
+			tt.end(t, s, c, ann)
+
+			_, err := s.AuthRequests.RedeemAuthCode(ctx, annCode)
+			wantCode(t, err, foyer.ENotFound)
+			for _, a := range []*foyer.AuthRequest{coded, uncoded} {
+				_, err := s.AuthRequests.FindAuthRequest(ctx, a.ID)
+				wantCode(t, err, foyer.ENotFound)
+			}
+			_, late := newToken(t)
+			wantCode(t, s.AuthRequests.SaveAuthCode(ctx, uncoded.ID, late), foyer.ENotFound)
+			if sessions, err := s.Sessions.FindSessions(ctx, ann.ID); err != nil || len(sessions) != 0 {
+				t.Fatalf("FindSessions = %d, %v; want none", len(sessions), err)
+			}
+			if pa := findAuthRequest(t, s, pending.ID); pa.Done() {
+				t.Fatalf("the pending request was completed: %+v", pa)
+			}
+			got, err := s.AuthRequests.RedeemAuthCode(ctx, bobCode)
+			ok(t, err)
+			if got.ID != bobs.ID || got.UserID != bob.ID {
+				t.Fatalf("redeemed %s of %s, want %s of %s", got.ID, got.UserID, bobs.ID, bob.ID)
+			}
+			// Signing in again afterwards works as before.
+			again := createAuthRequest(t, s, c, app, time.Hour)
+			code := completeWithCode(t, s, c, again, ann.ID)
+			if got, err := s.AuthRequests.RedeemAuthCode(ctx, code); err != nil || got.ID != again.ID {
+				t.Fatalf("RedeemAuthCode after = %v, %v; want %s", got, err, again.ID)
+			}
+		})
+	}
+	// A conversion ends the anonymous account's earlier tokens. An
+	// anonymous user cannot complete a request, so none of its own is
+	// left to redeem, and the conversion leaves other people's requests
+	// and the requests nobody has signed in for alone.
+	for _, tt := range []struct {
+		name    string
+		convert func(t *testing.T, s Services, c *clock, id string)
+	}{
+		{"CompleteConversion", func(t *testing.T, s Services, c *clock, id string) {
+			convert(t, s, c, id, "ann@example.com")
+		}},
+		{"ConvertUser", func(t *testing.T, s Services, c *clock, id string) {
+			_, err := s.Conversions.ConvertUser(t.Context(), id, "ann@example.com", "admin:ops")
+			ok(t, err)
+		}},
+	} {
+		t.Run("OK/"+tt.name, func(t *testing.T) {
+			s, c := setup(t, open)
+			ctx := t.Context()
+			app := createApp(t, s, "Notes", foyer.AppPublic)
+			anon := createAnonymous(t, s, "")
+			bob := createRegistered(t, s, "bob@example.com")
+			tried := createAuthRequest(t, s, c, app, time.Hour)
+			wantCode(t, s.AuthRequests.CompleteAuthRequest(ctx, tried.ID, anon.ID, c.Now()), foyer.EConflict)
+			bobs := createAuthRequest(t, s, c, app, time.Hour)
+			bobCode := completeWithCode(t, s, c, bobs, bob.ID)
+			c.Advance(time.Second)
+
+			tt.convert(t, s, c, anon.ID)
+
+			if diff := cmp.Diff(tried, findAuthRequest(t, s, tried.ID)); diff != "" {
+				t.Fatalf("the request nobody signed in for changed (-want +got):\n%s", diff)
+			}
+			got, err := s.AuthRequests.RedeemAuthCode(ctx, bobCode)
+			ok(t, err)
+			if got.ID != bobs.ID {
+				t.Fatalf("redeemed %s, want %s", got.ID, bobs.ID)
+			}
+			// Registered now, the person can sign in to the app.
+			code := completeWithCode(t, s, c, tried, anon.ID)
+			if got, err := s.AuthRequests.RedeemAuthCode(ctx, code); err != nil || got.UserID != anon.ID {
+				t.Fatalf("RedeemAuthCode after = %v, %v; want a request of %s", got, err, anon.ID)
+			}
+		})
+	}
 }
