@@ -56,8 +56,9 @@
 // therefore leave no session, event or other row behind that a concurrent
 // call wrote; TestConcurrentDelete checks it.
 //
-// Mail and delivery claims, event fan-outs, the event retention and the
-// reaper take rows with "FOR UPDATE SKIP LOCKED" and a LIMIT, so several
+// Mail and delivery claims, event fan-outs, the event retention, the
+// deletion of expired sessions and authorization requests and the reaper
+// take rows with "FOR UPDATE SKIP LOCKED" and a LIMIT, so several
 // instances never process the same row twice.
 //
 // # Storage

@@ -141,6 +141,7 @@ func services(db *postgres.DB) storetest.Services {
 		Audit:       postgres.NewAuditService(db),
 		Exports:     postgres.NewExportService(db),
 		Retention:   postgres.NewEventRetentionService(db),
+		Expiry:      postgres.NewExpiryService(db),
 		Admins:      postgres.NewAdminService(db),
 		Reports:     postgres.NewReportService(db),
 

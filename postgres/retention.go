@@ -26,22 +26,9 @@ func NewEventRetentionService(db *DB) *EventRetentionService {
 // is kept, since a delivery carries its event. The events are taken FOR
 // UPDATE SKIP LOCKED, so concurrent runs delete disjoint events. It
 // reports how many events it deleted.
-//
-// First it deletes the authorization requests that have expired, limit
-// at a time until a batch comes back short, so that a flood of abandoned
-// sign-ins does not outgrow one round of the retention.
 func (s *EventRetentionService) DeleteEventsBefore(ctx context.Context, t time.Time, limit int) (int, error) {
 	if limit <= 0 {
 		return 0, nil
-	}
-	for {
-		n, err := s.deleteExpiredAuthRequests(ctx, limit)
-		if err != nil {
-			return 0, err
-		}
-		if n < limit {
-			break
-		}
 	}
 	tag, err := s.db.pool.Exec(ctx, `DELETE FROM events WHERE id IN (
 	SELECT e.id FROM events e
@@ -51,20 +38,6 @@ func (s *EventRetentionService) DeleteEventsBefore(ctx context.Context, t time.T
 	FOR UPDATE SKIP LOCKED)`, idFloor(ceilMs(t).UnixMilli()), limit)
 	if err != nil {
 		return 0, translate("delete old events", err)
-	}
-	return int(tag.RowsAffected()), nil
-}
-
-// deleteExpiredAuthRequests deletes up to limit authorization requests
-// that have expired, soonest expired first, in one statement, and reports
-// how many. The requests are taken FOR UPDATE SKIP LOCKED, so concurrent
-// runs delete disjoint requests.
-func (s *EventRetentionService) deleteExpiredAuthRequests(ctx context.Context, limit int) (int, error) {
-	tag, err := s.db.pool.Exec(ctx, `DELETE FROM auth_requests WHERE id IN (
-	SELECT id FROM auth_requests WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2
-	FOR UPDATE SKIP LOCKED)`, s.db.now(), limit)
-	if err != nil {
-		return 0, translate("delete expired authorization requests", err)
 	}
 	return int(tag.RowsAffected()), nil
 }

@@ -24,22 +24,9 @@ func NewEventRetentionService(db *DB) *EventRetentionService {
 // through the foreign key, their deliveries, which are all finished. An
 // event still waiting for the dispatcher or for a retry is kept, since a
 // delivery carries its event. It reports how many events it deleted.
-//
-// First it deletes the authorization requests that have expired, limit
-// at a time until a batch comes back short, so that a flood of abandoned
-// sign-ins does not outgrow one round of the retention.
 func (s *EventRetentionService) DeleteEventsBefore(ctx context.Context, t time.Time, limit int) (int, error) {
 	if limit <= 0 {
 		return 0, nil
-	}
-	for {
-		n, err := s.deleteExpiredAuthRequests(ctx, limit)
-		if err != nil {
-			return 0, err
-		}
-		if n < limit {
-			break
-		}
 	}
 	var n int64
 	err := s.db.write(ctx, func(tx *Tx) error {
@@ -53,25 +40,6 @@ func (s *EventRetentionService) DeleteEventsBefore(ctx context.Context, t time.T
 		}
 		n, err = res.RowsAffected()
 		return translate("delete old events", err)
-	})
-	if err != nil {
-		return 0, err
-	}
-	return int(n), nil
-}
-
-// deleteExpiredAuthRequests deletes up to limit authorization requests
-// that have expired, soonest expired first, and reports how many.
-func (s *EventRetentionService) deleteExpiredAuthRequests(ctx context.Context, limit int) (int, error) {
-	var n int64
-	err := s.db.write(ctx, func(tx *Tx) error {
-		res, err := tx.exec(ctx, `DELETE FROM auth_requests WHERE id IN (
-	SELECT id FROM auth_requests WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)`, ms(tx.now), limit)
-		if err != nil {
-			return translate("delete expired authorization requests", err)
-		}
-		n, err = res.RowsAffected()
-		return translate("delete expired authorization requests", err)
 	})
 	if err != nil {
 		return 0, err

@@ -61,6 +61,7 @@ func services(db *sqlite.DB) storetest.Services {
 		Audit:       sqlite.NewAuditService(db),
 		Exports:     sqlite.NewExportService(db),
 		Retention:   sqlite.NewEventRetentionService(db),
+		Expiry:      sqlite.NewExpiryService(db),
 		Admins:      sqlite.NewAdminService(db),
 		Reports:     sqlite.NewReportService(db),
 

@@ -18,7 +18,6 @@ func testAuthRequests(t *testing.T, open Opener) {
 	t.Run("SaveAuthCode", func(t *testing.T) { testSaveAuthCode(t, open) })
 	t.Run("RedeemAuthCode", func(t *testing.T) { testRedeemAuthCode(t, open) })
 	t.Run("DeleteAuthRequest", func(t *testing.T) { testDeleteAuthRequest(t, open) })
-	t.Run("Retention", func(t *testing.T) { testAuthRequestRetention(t, open) })
 	t.Run("EndedWithSessions", func(t *testing.T) { testAuthRequestsEndedWithSessions(t, open) })
 }
 
@@ -419,34 +418,6 @@ func testDeleteAuthRequest(t *testing.T, open Opener) {
 			findAuthRequest(t, s, a.ID)
 		})
 	}
-}
-
-func testAuthRequestRetention(t *testing.T, open Opener) {
-	// The retention deletes the requests that have expired, all of them
-	// however small its batches, and keeps the live ones.
-	t.Run("OK", func(t *testing.T) {
-		s, c := setup(t, open)
-		app := createApp(t, s, "Notes", foyer.AppPublic)
-		var expired []*foyer.AuthRequest
-		for range 5 {
-			expired = append(expired, createAuthRequest(t, s, c, app, time.Minute))
-		}
-		live := createAuthRequest(t, s, c, app, time.Hour)
-		c.Advance(time.Minute)
-		if n := s.Mentions(t, app.ID)["auth_requests"]; n != 6 {
-			t.Fatalf("%d requests stored, want 6", n)
-		}
-		_, err := s.Retention.DeleteEventsBefore(t.Context(), t0, 2)
-		ok(t, err)
-		for _, a := range expired {
-			if n := s.Mentions(t, a.ID)["auth_requests"]; n != 0 {
-				t.Fatalf("the expired request %s is still stored", a.ID)
-			}
-		}
-		if diff := cmp.Diff(live, findAuthRequest(t, s, live.ID)); diff != "" {
-			t.Fatalf("live request (-want +got):\n%s", diff)
-		}
-	})
 }
 
 // completeWithCode completes the live request a for userID and attaches a

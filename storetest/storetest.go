@@ -41,6 +41,7 @@ type Services struct {
 	Audit       foyer.AuditService
 	Exports     foyer.ExportService
 	Retention   foyer.EventRetentionService
+	Expiry      foyer.ExpiryService
 	Admins      foyer.AdminService
 	Reports     foyer.ReportService
 
@@ -78,6 +79,7 @@ func Run(t *testing.T, open func(t *testing.T, now func() time.Time) Services) {
 	t.Run("Audit", func(t *testing.T) { testAudit(t, o) })
 	t.Run("Export", func(t *testing.T) { testExport(t, o) })
 	t.Run("Retention", func(t *testing.T) { testRetention(t, o) })
+	t.Run("Expiry", func(t *testing.T) { testExpiry(t, o) })
 	t.Run("Admins", func(t *testing.T) { testAdmins(t, o) })
 	t.Run("Reports", func(t *testing.T) { testReports(t, o) })
 	t.Run("Apps", func(t *testing.T) { testApps(t, o) })

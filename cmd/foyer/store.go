@@ -49,6 +49,7 @@ type store struct {
 	Audit       foyer.AuditService
 	Exports     foyer.ExportService
 	Retention   foyer.EventRetentionService
+	Expiry      foyer.ExpiryService
 	Admins      foyer.AdminService
 	Reports     foyer.ReportService
 	// Apps and AuthRequests are the OpenID Connect applications and
@@ -90,6 +91,7 @@ func openStoreWithClock(ctx context.Context, c Config, now func() time.Time) (*s
 		s.Reaps, s.Webhooks, s.Deliveries = sqlite.NewReapService(db), sqlite.NewWebhookService(db), sqlite.NewDeliveryService(db)
 		s.Audit, s.Exports, s.Retention = sqlite.NewAuditService(db), sqlite.NewExportService(db), sqlite.NewEventRetentionService(db)
 		s.Admins, s.Reports = sqlite.NewAdminService(db), sqlite.NewReportService(db)
+		s.Expiry = sqlite.NewExpiryService(db)
 		s.Apps, s.AuthRequests = sqlite.NewAppService(db), sqlite.NewAuthRequestService(db)
 	case "postgres":
 		db := postgres.NewDB(c.DatabaseURL)
@@ -107,6 +109,7 @@ func openStoreWithClock(ctx context.Context, c Config, now func() time.Time) (*s
 		s.Reaps, s.Webhooks, s.Deliveries = postgres.NewReapService(db), postgres.NewWebhookService(db), postgres.NewDeliveryService(db)
 		s.Audit, s.Exports, s.Retention = postgres.NewAuditService(db), postgres.NewExportService(db), postgres.NewEventRetentionService(db)
 		s.Admins, s.Reports = postgres.NewAdminService(db), postgres.NewReportService(db)
+		s.Expiry = postgres.NewExpiryService(db)
 		s.Apps, s.AuthRequests = postgres.NewAppService(db), postgres.NewAuthRequestService(db)
 	}
 	return s, nil

@@ -44,3 +44,8 @@ ALTER TABLE sessions ADD COLUMN scopes TEXT;
 ALTER TABLE sessions ADD COLUMN auth_time INTEGER;
 
 CREATE INDEX sessions_app ON sessions (app_id, user_id) WHERE app_id IS NOT NULL;
+
+-- Expired sessions are deleted in batches, soonest expired first
+-- (foyer.ExpiryService), through this index, as expired authorization
+-- requests are through auth_requests_expires.
+CREATE INDEX sessions_expires ON sessions (expires_at);
