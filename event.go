@@ -71,3 +71,14 @@ func EventPayload(u *User, extra map[string]any) (json.RawMessage, error) {
 	}
 	return marshalCompact(m)
 }
+
+// LoginEventData is the data of a user.login.success event: the id of the
+// session signed in and, for a sign-in through an OpenID Connect
+// application, the application's id.
+func LoginEventData(sessionID, appID string) map[string]any {
+	data := map[string]any{"session_id": sessionID}
+	if appID != "" {
+		data["app_id"] = appID
+	}
+	return data
+}

@@ -62,7 +62,9 @@ type SessionService interface {
 	FindSessionByRefresh(ctx context.Context, hash []byte) (*Session, error)
 
 	// DeleteAppSessions ends every session of userID signed in through
-	// appID, and returns how many it ended.
+	// appID, and deletes the authorization requests userID signed in for
+	// at appID, so no code issued before can start a new one, in one
+	// transaction. It returns how many sessions it ended.
 	DeleteAppSessions(ctx context.Context, userID, appID string) (int, error)
 
 	// FindSessions returns the live sessions of a user, newest first.

@@ -171,7 +171,7 @@ type newSession struct {
 // u, leaving sess itself alone.
 func (db *DB) newSession(now time.Time, u *foyer.User, sess *foyer.Session) (*newSession, error) {
 	id := db.newID(now)
-	ev, err := db.userEvent(now, foyer.EventUserLoginSuccess, u, map[string]any{"session_id": id.String()})
+	ev, err := db.userEvent(now, foyer.EventUserLoginSuccess, u, foyer.LoginEventData(id.String(), sess.AppID))
 	if err != nil {
 		return nil, err
 	}
@@ -283,11 +283,17 @@ func (s *SessionService) DeleteAppSessions(ctx context.Context, userID, appID st
 	if !ok1 || !ok2 {
 		return 0, nil
 	}
-	tag, err := s.db.pool.Exec(ctx, `DELETE FROM sessions WHERE app_id = $1 AND user_id = $2`, aid, uid)
+	var n int
+	err := s.db.pool.QueryRow(ctx, `WITH s AS (
+	DELETE FROM sessions WHERE app_id = $1 AND user_id = $2 RETURNING 1
+), a AS (
+	DELETE FROM auth_requests WHERE app_id = $1 AND user_id = $2
+)
+SELECT count(*) FROM s`, aid, uid).Scan(&n)
 	if err != nil {
 		return 0, translate("delete app sessions", err)
 	}
-	return int(tag.RowsAffected()), nil
+	return n, nil
 }
 
 // FindSessions returns the live sessions of a user, newest first.

@@ -171,7 +171,7 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, id[:], uid[:], sess.RefreshHash, ms(t
 		nullString(agent), nullString(ip), app, scopes, authTime); err != nil {
 		return translate("create session", err)
 	}
-	if err := insertUserEvent(ctx, tx, foyer.EventUserLoginSuccess, u, map[string]any{"session_id": id.String()}); err != nil {
+	if err := insertUserEvent(ctx, tx, foyer.EventUserLoginSuccess, u, foyer.LoginEventData(id.String(), sess.AppID)); err != nil {
 		return err
 	}
 	sess.ID, sess.UserID = id.String(), u.ID
@@ -301,7 +301,10 @@ func (s *SessionService) DeleteAppSessions(ctx context.Context, userID, appID st
 		if err != nil {
 			return translate("delete app sessions", err)
 		}
-		n, err = res.RowsAffected()
+		if n, err = res.RowsAffected(); err != nil {
+			return translate("delete app sessions", err)
+		}
+		_, err = tx.exec(ctx, `DELETE FROM auth_requests WHERE app_id = ? AND user_id = ?`, aid[:], uid[:])
 		return translate("delete app sessions", err)
 	})
 	if err != nil {

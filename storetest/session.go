@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"bytes"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -326,8 +327,18 @@ func testAppSessions(t *testing.T, open Opener) {
 		if diff := cmp.Diff([]*foyer.Session{want}, sessionsOf(t, s, u.ID)); diff != "" {
 			t.Fatalf("stored (-want +got):\n%s", diff)
 		}
-		if evs := userEvents(t, s, u.ID); evs[len(evs)-1].Type != foyer.EventUserLoginSuccess {
+		evs := userEvents(t, s, u.ID)
+		if last := evs[len(evs)-1]; last.Type != foyer.EventUserLoginSuccess {
 			t.Fatalf("events = %v, want a login last", eventTypes(evs))
+		} else {
+			var data struct {
+				SessionID string `json:"session_id"`
+				AppID     string `json:"app_id"`
+			}
+			ok(t, json.Unmarshal(last.Data, &data))
+			if data.SessionID != sess.ID || data.AppID != app.ID {
+				t.Fatalf("login event data %s, want the session %s and the app %s", last.Data, sess.ID, app.ID)
+			}
 		}
 		x, err := s.Exports.ExportUser(t.Context(), u.ID)
 		ok(t, err)
@@ -484,10 +495,23 @@ func testDeleteAppSessions(t *testing.T, open Opener) {
 		own := createSession(t, s, c, u.ID, time.Hour)
 		bobs := createAppSession(t, s, c, bob.ID, app.ID, time.Hour)
 
+		// A code issued to the app for ann and not yet redeemed dies with
+		// her sessions there; one for another app, or for bob, does not.
+		annCode := completeWithCode(t, s, c, createAuthRequest(t, s, c, app, time.Hour), u.ID)
+		otherCode := completeWithCode(t, s, c, createAuthRequest(t, s, c, other, time.Hour), u.ID)
+		bobCode := completeWithCode(t, s, c, createAuthRequest(t, s, c, app, time.Hour), bob.ID)
+
 		n, err := s.Sessions.DeleteAppSessions(ctx, u.ID, app.ID)
 		ok(t, err)
 		if n != 2 {
 			t.Fatalf("ended %d sessions, want 2", n)
+		}
+		if _, err := s.AuthRequests.RedeemAuthCode(ctx, annCode); foyer.ErrorCode(err) != foyer.ENotFound {
+			t.Fatalf("redeeming ann's code for the app after her sessions there ended: %v, want %s", err, foyer.ENotFound)
+		}
+		for _, code := range [][]byte{otherCode, bobCode} {
+			_, err := s.AuthRequests.RedeemAuthCode(ctx, code)
+			ok(t, err)
 		}
 		if diff := cmp.Diff([]*foyer.Session{own, keepOther}, sessionsOf(t, s, u.ID)); diff != "" {
 			t.Fatalf("sessions left (-want +got):\n%s", diff)
