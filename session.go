@@ -57,6 +57,10 @@ type SessionService interface {
 	// give EUnauthorized and change nothing.
 	RotateSession(ctx context.Context, appID string, oldHash, newHash []byte) (*Session, *User, error)
 
+	// FindSession returns the live session sessionID of userID. Returns
+	// EUnauthorized if it is gone, expired or belongs to another user.
+	FindSession(ctx context.Context, userID, sessionID string) (*Session, error)
+
 	// FindSessionByRefresh returns the live session whose current refresh
 	// token hash is hash, without rotating it. Returns EUnauthorized.
 	FindSessionByRefresh(ctx context.Context, hash []byte) (*Session, error)

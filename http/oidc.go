@@ -64,15 +64,14 @@ func (s *Server) SignedIn(r *http.Request) (string, time.Time, error) {
 	if err != nil {
 		return "", time.Time{}, err
 	}
-	sessions, err := s.deps.Sessions.FindSessions(ctx, u.ID)
+	sess, err := s.deps.Sessions.FindSession(ctx, u.ID, claims.SessionID)
+	if foyer.ErrorCode(err) == foyer.EUnauthorized {
+		return "", time.Time{}, nil
+	}
 	if err != nil {
 		return "", time.Time{}, err
 	}
-	i := slices.IndexFunc(sessions, func(x *foyer.Session) bool { return x.ID == claims.SessionID })
-	if i < 0 {
-		return "", time.Time{}, nil
-	}
-	return u.ID, cmp.Or(sessions[i].AuthTime, sessions[i].CreatedAt), nil
+	return u.ID, cmp.Or(sess.AuthTime, sess.CreatedAt), nil
 }
 
 // postLogoutTarget returns where to send a person after signing out for

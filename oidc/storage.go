@@ -221,15 +221,14 @@ func (s *storage) RevokeToken(ctx context.Context, tokenOrID, userID, clientID s
 		sess = found
 	} else {
 		sid, _, _ := strings.Cut(tokenOrID, ".")
-		sessions, err := s.deps.Sessions.FindSessions(ctx, userID)
+		found, err := s.deps.Sessions.FindSession(ctx, userID, sid)
+		if notFound(err) {
+			return nil
+		}
 		if err != nil {
 			return zoidc.ErrServerError().WithParent(err)
 		}
-		i := slices.IndexFunc(sessions, func(x *foyer.Session) bool { return x.ID == sid })
-		if i < 0 {
-			return nil
-		}
-		sess = sessions[i]
+		sess = found
 	}
 	if sess.AppID != clientID {
 		return zoidc.ErrInvalidClient().WithDescription("The token was not issued to this client.")
@@ -362,15 +361,17 @@ func (s *storage) SetUserinfoFromToken(ctx context.Context, info *zoidc.UserInfo
 	if err != nil {
 		return zoidc.ErrServerError().WithParent(err)
 	}
-	sessions, err := s.deps.Sessions.FindSessions(ctx, subject)
+	sess, err := s.deps.Sessions.FindSession(ctx, subject, sid)
+	if notFound(err) {
+		return errNotAppToken
+	}
 	if err != nil {
 		return zoidc.ErrServerError().WithParent(err)
 	}
-	i := slices.IndexFunc(sessions, func(x *foyer.Session) bool { return x.ID == sid })
-	if i < 0 || sessions[i].AppID == "" {
+	if sess.AppID == "" {
 		return errNotAppToken
 	}
-	setUserinfo(info, u, sessions[i].Scopes)
+	setUserinfo(info, u, sess.Scopes)
 	return nil
 }
 

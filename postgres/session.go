@@ -214,6 +214,25 @@ WHERE s.id = $1 AND s.user_id = $2 AND s.expires_at > $3`, sid, uid, s.db.now())
 	return u, nil
 }
 
+// FindSession returns the live session sessionID of userID, by its
+// primary key. Returns EUnauthorized if it is gone, expired or another
+// user's.
+func (s *SessionService) FindSession(ctx context.Context, userID, sessionID string) (*foyer.Session, error) {
+	uid, ok1 := parseID(userID)
+	sid, ok2 := parseID(sessionID)
+	if !ok1 || !ok2 {
+		return nil, errSessionInvalid()
+	}
+	sess, err := scanSession(s.db.pool.QueryRow(ctx, `SELECT `+sessionColumns+` FROM sessions s WHERE s.id = $1 AND s.user_id = $2 AND s.expires_at > $3`, sid, uid, s.db.now()))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, errSessionInvalid()
+	}
+	if err != nil {
+		return nil, translate("find session", err)
+	}
+	return sess, nil
+}
+
 // RotateSession replaces the refresh token oldHash of a live session of
 // appID ("" for Foyer's own sessions) with newHash and keeps oldHash as
 // the previous one, and returns the session with its user, in one

@@ -220,6 +220,18 @@ func (s *AuthRequestService) DeleteAuthRequest(ctx context.Context, id string) e
 	if !ok {
 		return nil
 	}
+	// The token endpoint deletes the request of every code it redeemed,
+	// which RedeemAuthCode already did: a read says so without queueing
+	// for the single writer. An id is never reused, so a request found
+	// gone stays gone.
+	var one int
+	err := s.db.queryRow(ctx, `SELECT 1 FROM auth_requests WHERE id = ?`, rid[:]).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return translate("find authorization request", err)
+	}
 	return s.db.write(ctx, func(tx *Tx) error {
 		_, err := tx.exec(ctx, `DELETE FROM auth_requests WHERE id = ?`, rid[:])
 		return translate("delete authorization request", err)

@@ -209,6 +209,25 @@ WHERE s.id = ? AND s.user_id = ? AND s.expires_at > ?`, sid[:], uid[:], ms(s.db.
 	return u, nil
 }
 
+// FindSession returns the live session sessionID of userID, by its
+// primary key. Returns EUnauthorized if it is gone, expired or another
+// user's.
+func (s *SessionService) FindSession(ctx context.Context, userID, sessionID string) (*foyer.Session, error) {
+	uid, ok1 := parseID(userID)
+	sid, ok2 := parseID(sessionID)
+	if !ok1 || !ok2 {
+		return nil, errSessionInvalid()
+	}
+	sess, err := scanSession(s.db.queryRow(ctx, `SELECT `+sessionColumns+` FROM sessions s WHERE s.id = ? AND s.user_id = ? AND s.expires_at > ?`, sid[:], uid[:], ms(s.db.now())))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, errSessionInvalid()
+	}
+	if err != nil {
+		return nil, translate("find session", err)
+	}
+	return sess, nil
+}
+
 // RotateSession replaces the refresh token oldHash of a live session of
 // appID ("" for Foyer's own sessions) with newHash and keeps oldHash as
 // the previous one. Presenting a previous token again is reuse: the

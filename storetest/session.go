@@ -15,6 +15,7 @@ import (
 func testSessions(t *testing.T, open Opener) {
 	t.Run("CreateSession", func(t *testing.T) { testCreateSession(t, open) })
 	t.Run("FindSessionUser", func(t *testing.T) { testFindSessionUser(t, open) })
+	t.Run("FindSession", func(t *testing.T) { testFindSession(t, open) })
 	t.Run("RotateSession", func(t *testing.T) { testRotateSession(t, open) })
 	t.Run("FindSessions", func(t *testing.T) { testFindSessions(t, open) })
 	t.Run("DeleteSession", func(t *testing.T) { testDeleteSession(t, open) })
@@ -542,5 +543,39 @@ func testDeleteAppSessions(t *testing.T, open Opener) {
 				t.Fatalf("(-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+func testFindSession(t *testing.T, open Opener) {
+	s, c := setup(t, open)
+	ctx := t.Context()
+	u := createRegistered(t, s, "ann@example.com")
+	bob := createRegistered(t, s, "bob@example.com")
+	app := createApp(t, s, "Notes", foyer.AppPublic)
+	own := createSession(t, s, c, u.ID, time.Hour)
+	inApp := createAppSession(t, s, c, u.ID, app.ID, 2*time.Hour)
+	for _, want := range []*foyer.Session{own, inApp} {
+		got, err := s.Sessions.FindSession(ctx, u.ID, want.ID)
+		ok(t, err)
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Fatalf("FindSession (-want +got):\n%s", diff)
+		}
+	}
+	for _, tt := range []struct{ name, user, id string }{
+		{"AnotherUsers", bob.ID, own.ID},
+		{"Unknown", u.ID, "0190c2a4-7e5b-7000-8000-000000000000"},
+		{"MalformedSession", u.ID, "nope"},
+		{"MalformedUser", "nope", own.ID},
+	} {
+		if _, err := s.Sessions.FindSession(ctx, tt.user, tt.id); foyer.ErrorCode(err) != foyer.EUnauthorized {
+			t.Fatalf("%s: FindSession = %v, want %s", tt.name, err, foyer.EUnauthorized)
+		}
+	}
+	c.Advance(time.Hour)
+	if _, err := s.Sessions.FindSession(ctx, u.ID, own.ID); foyer.ErrorCode(err) != foyer.EUnauthorized {
+		t.Fatalf("expired session: FindSession = %v, want %s", err, foyer.EUnauthorized)
+	}
+	if _, err := s.Sessions.FindSession(ctx, u.ID, inApp.ID); err != nil {
+		t.Fatalf("live app session after an hour: %v", err)
 	}
 }
