@@ -187,12 +187,28 @@ type AppService interface {
 }
 
 // AuthRequest is an OpenID Connect authorization request from the moment
-// an app sends a person to sign in until its code is redeemed. The fields
-// up to MaxAge are the request as the app made it, already validated;
-// UserID and AuthTime are set once the person has signed in.
+// an app sends a person to sign in until its code is redeemed: the
+// request as the app made it (AuthParams), and UserID and AuthTime once
+// the person has signed in.
 type AuthRequest struct {
-	ID                  string   `json:"id"`
-	AppID               string   `json:"app_id"`
+	ID    string `json:"id"`
+	AppID string `json:"app_id"`
+	AuthParams
+
+	// UserID is the person who signed in, "" until then.
+	UserID string `json:"user_id,omitempty"`
+	// AuthTime is when that person last proved who they are.
+	AuthTime  time.Time `json:"auth_time"`
+	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// AuthParams is an authorization request as the app made it, already
+// validated; the stores keep it as one JSON document (EncodeParams).
+// Nothing personal is kept: the login_hint parameter, which may be an
+// email address, is not stored, so a request nobody completed holds no
+// one's data.
+type AuthParams struct {
 	RedirectURI         string   `json:"redirect_uri"`
 	Scopes              []string `json:"scopes"`
 	ResponseType        string   `json:"response_type"`
@@ -203,38 +219,11 @@ type AuthRequest struct {
 	CodeChallengeMethod string   `json:"code_challenge_method,omitempty"`
 	Prompt              []string `json:"prompt,omitempty"`
 	// MaxAge is the max_age parameter in seconds, or nil when absent.
-	// Nothing personal is kept: the login_hint parameter, which may be
-	// an email address, is not stored, so a request nobody completed
-	// holds no one's data.
 	MaxAge *int64 `json:"max_age,omitempty"`
-
-	// UserID is the person who signed in, "" until then.
-	UserID string `json:"user_id,omitempty"`
-	// AuthTime is when that person last proved who they are.
-	AuthTime  time.Time `json:"auth_time"`
-	CreatedAt time.Time `json:"created_at"`
-	ExpiresAt time.Time `json:"expires_at"`
 }
 
-// authParams is the request as the app made it: the fields of
-// AuthRequest from RedirectURI to MaxAge, which the stores keep as one
-// JSON document.
-type authParams struct {
-	RedirectURI         string   `json:"redirect_uri"`
-	Scopes              []string `json:"scopes"`
-	ResponseType        string   `json:"response_type"`
-	ResponseMode        string   `json:"response_mode,omitempty"`
-	State               string   `json:"state,omitempty"`
-	Nonce               string   `json:"nonce,omitempty"`
-	CodeChallenge       string   `json:"code_challenge,omitempty"`
-	CodeChallengeMethod string   `json:"code_challenge_method,omitempty"`
-	Prompt              []string `json:"prompt,omitempty"`
-	MaxAge              *int64   `json:"max_age,omitempty"`
-}
-
-// EncodeParams returns the request as the app made it (the fields from
-// RedirectURI to MaxAge) as a JSON document, for a store to keep in one
-// column. Returns EInvalid if any of it is not ValidText.
+// EncodeParams returns a.AuthParams as a JSON document, for a store to
+// keep in one column. Returns EInvalid if any of it is not ValidText.
 func (a *AuthRequest) EncodeParams() ([]byte, error) {
 	texts := append([]string{a.RedirectURI, a.ResponseType, a.ResponseMode, a.State, a.Nonce, a.CodeChallenge, a.CodeChallengeMethod}, a.Scopes...)
 	for _, t := range append(texts, a.Prompt...) {
@@ -242,23 +231,16 @@ func (a *AuthRequest) EncodeParams() ([]byte, error) {
 			return nil, Errorf(EInvalid, "The authorization request holds text that is not valid UTF-8 or contains NUL.")
 		}
 	}
-	return json.Marshal(authParams{
-		RedirectURI: a.RedirectURI, Scopes: a.Scopes, ResponseType: a.ResponseType, ResponseMode: a.ResponseMode,
-		State: a.State, Nonce: a.Nonce, CodeChallenge: a.CodeChallenge, CodeChallengeMethod: a.CodeChallengeMethod,
-		Prompt: a.Prompt, MaxAge: a.MaxAge,
-	})
+	return json.Marshal(a.AuthParams)
 }
 
-// DecodeParams sets the fields from RedirectURI to MaxAge from a document
-// of EncodeParams.
+// DecodeParams sets a.AuthParams from a document of EncodeParams.
 func (a *AuthRequest) DecodeParams(b []byte) error {
-	var p authParams
+	var p AuthParams
 	if err := json.Unmarshal(b, &p); err != nil {
 		return fmt.Errorf("decode authorization request: %w", err)
 	}
-	a.RedirectURI, a.Scopes, a.ResponseType, a.ResponseMode = p.RedirectURI, p.Scopes, p.ResponseType, p.ResponseMode
-	a.State, a.Nonce, a.CodeChallenge, a.CodeChallengeMethod = p.State, p.Nonce, p.CodeChallenge, p.CodeChallengeMethod
-	a.Prompt, a.MaxAge = p.Prompt, p.MaxAge
+	a.AuthParams = p
 	return nil
 }
 
@@ -273,7 +255,7 @@ func (a *AuthRequest) Done() bool { return a.UserID != "" }
 // deletes, in the same transaction, the requests the user signed in for,
 // so a code issued before it can no longer be redeemed (DESIGN §2.3).
 type AuthRequestService interface {
-	// CreateAuthRequest stores a (its fields up to MaxAge, and
+	// CreateAuthRequest stores a (AppID, AuthParams, and
 	// ExpiresAt, which the caller sets), setting ID and CreatedAt. Returns
 	// ENotFound if the app does not exist.
 	CreateAuthRequest(ctx context.Context, a *AuthRequest) error

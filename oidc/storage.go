@@ -51,17 +51,19 @@ func (s *storage) CreateAuthRequest(ctx context.Context, r *zoidc.AuthRequest, _
 		return nil, zoidc.ErrInvalidRequest().WithDescription("A public application must send a PKCE code_challenge with method S256.")
 	}
 	a := &foyer.AuthRequest{
-		AppID:               app.ID,
-		RedirectURI:         r.RedirectURI,
-		Scopes:              r.Scopes,
-		ResponseType:        string(r.ResponseType),
-		ResponseMode:        string(r.ResponseMode),
-		State:               r.State,
-		Nonce:               r.Nonce,
-		CodeChallenge:       r.CodeChallenge,
-		CodeChallengeMethod: string(r.CodeChallengeMethod),
-		Prompt:              r.Prompt,
-		ExpiresAt:           s.cfg.Now().Add(s.cfg.AuthRequestTTL),
+		AppID: app.ID,
+		AuthParams: foyer.AuthParams{
+			RedirectURI:         r.RedirectURI,
+			Scopes:              r.Scopes,
+			ResponseType:        string(r.ResponseType),
+			ResponseMode:        string(r.ResponseMode),
+			State:               r.State,
+			Nonce:               r.Nonce,
+			CodeChallenge:       r.CodeChallenge,
+			CodeChallengeMethod: string(r.CodeChallengeMethod),
+			Prompt:              r.Prompt,
+		},
+		ExpiresAt: s.cfg.Now().Add(s.cfg.AuthRequestTTL),
 	}
 	if r.MaxAge != nil {
 		v := int64(*r.MaxAge)

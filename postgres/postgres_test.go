@@ -849,8 +849,8 @@ func TestConcurrentDelete(t *testing.T) {
 				expected(s.Credentials.RequestPasswordReset(t.Context(), foyer.PasswordResetRequest{
 					Email: email, TokenHash: h[:], Token: "t", ExpiresAt: c.Now().Add(time.Hour)}))
 				expected(s.Credentials.RecordLoginFailure(t.Context(), email))
-				ar := &foyer.AuthRequest{AppID: app.ID, RedirectURI: app.RedirectURIs[0], Scopes: []string{"openid"},
-					ResponseType: "code", ExpiresAt: c.Now().Add(time.Hour)}
+				ar := &foyer.AuthRequest{AppID: app.ID, AuthParams: foyer.AuthParams{RedirectURI: app.RedirectURIs[0], Scopes: []string{"openid"},
+					ResponseType: "code"}, ExpiresAt: c.Now().Add(time.Hour)}
 				expected(s.AuthRequests.CreateAuthRequest(t.Context(), ar))
 				expected(s.AuthRequests.CompleteAuthRequest(t.Context(), ar.ID, owner.ID, c.Now()), foyer.ENotFound)
 				if r == 0 {

@@ -540,8 +540,8 @@ func testDeleteApp(t *testing.T, open Opener) {
 		_, hash := newToken(t)
 		_, err = s.Sessions.CreateSession(ctx, &foyer.Session{UserID: u.ID, AppID: a.ID, RefreshHash: hash, ExpiresAt: c.Now().Add(time.Hour)})
 		wantCode(t, err, foyer.ENotFound)
-		err = s.AuthRequests.CreateAuthRequest(ctx, &foyer.AuthRequest{AppID: a.ID, RedirectURI: a.RedirectURIs[0],
-			Scopes: []string{"openid"}, ResponseType: "code", ExpiresAt: c.Now().Add(time.Hour)})
+		err = s.AuthRequests.CreateAuthRequest(ctx, &foyer.AuthRequest{AppID: a.ID, AuthParams: foyer.AuthParams{RedirectURI: a.RedirectURIs[0],
+			Scopes: []string{"openid"}, ResponseType: "code"}, ExpiresAt: c.Now().Add(time.Hour)})
 		wantCode(t, err, foyer.ENotFound)
 	})
 	for _, nf := range notFoundIDs() {

@@ -24,9 +24,9 @@ func testAuthRequests(t *testing.T, open Opener) {
 // newAuthRequest returns a request of app for its first redirect URI,
 // valid for ttl, not yet stored.
 func newAuthRequest(c *clock, app *foyer.App, ttl time.Duration) *foyer.AuthRequest {
-	return &foyer.AuthRequest{AppID: app.ID, RedirectURI: app.RedirectURIs[0], Scopes: []string{"openid", "email"},
+	return &foyer.AuthRequest{AppID: app.ID, AuthParams: foyer.AuthParams{RedirectURI: app.RedirectURIs[0], Scopes: []string{"openid", "email"},
 		ResponseType: "code", State: "state-1", Nonce: "nonce-1", CodeChallenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
-		CodeChallengeMethod: "S256", ExpiresAt: c.Now().Add(ttl)}
+		CodeChallengeMethod: "S256"}, ExpiresAt: c.Now().Add(ttl)}
 }
 
 // createAuthRequest stores a request of app valid for ttl.
@@ -54,10 +54,10 @@ func testAuthRequestLifecycle(t *testing.T, open Opener) {
 		app := createApp(t, s, "Notes", foyer.AppPublic)
 		u := createRegistered(t, s, "ann@example.com")
 		maxAge := int64(300)
-		a := &foyer.AuthRequest{AppID: app.ID, RedirectURI: app.RedirectURIs[0], Scopes: []string{"openid", "profile", "email"},
+		a := &foyer.AuthRequest{AppID: app.ID, AuthParams: foyer.AuthParams{RedirectURI: app.RedirectURIs[0], Scopes: []string{"openid", "profile", "email"},
 			ResponseType: "code", ResponseMode: "query", State: "xyz ✓", Nonce: "n-0S6_WzA2Mj",
 			CodeChallenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", CodeChallengeMethod: "S256",
-			Prompt: []string{"login", "consent"}, MaxAge: &maxAge,
+			Prompt: []string{"login", "consent"}, MaxAge: &maxAge},
 			ExpiresAt: c.Now().Add(10 * time.Minute)}
 		ok(t, s.AuthRequests.CreateAuthRequest(ctx, a))
 		if a.ID == "" {
@@ -109,7 +109,7 @@ func testAuthRequestLifecycle(t *testing.T, open Opener) {
 		s, c := setup(t, open)
 		app := createApp(t, s, "Notes", foyer.AppConfidential)
 		for _, scopes := range [][]string{nil, {}} {
-			a := &foyer.AuthRequest{AppID: app.ID, RedirectURI: app.RedirectURIs[0], Scopes: scopes, ResponseType: "code",
+			a := &foyer.AuthRequest{AppID: app.ID, AuthParams: foyer.AuthParams{RedirectURI: app.RedirectURIs[0], Scopes: scopes, ResponseType: "code"},
 				ExpiresAt: c.Now().Add(time.Minute)}
 			ok(t, s.AuthRequests.CreateAuthRequest(t.Context(), a))
 			if diff := cmp.Diff(a, findAuthRequest(t, s, a.ID)); diff != "" {

@@ -46,7 +46,7 @@ func testPruneExpired(t *testing.T, databaseURL string) {
 		expired := time.Now().Add(-time.Minute)
 		for range n {
 			session(expired)
-			a := &foyer.AuthRequest{AppID: notes.ID, RedirectURI: notes.RedirectURIs[0], ResponseType: "code", ExpiresAt: expired}
+			a := &foyer.AuthRequest{AppID: notes.ID, AuthParams: foyer.AuthParams{RedirectURI: notes.RedirectURIs[0], ResponseType: "code"}, ExpiresAt: expired}
 			if err := s.AuthRequests.CreateAuthRequest(ctx, a); err != nil {
 				t.Fatal(err)
 			}
