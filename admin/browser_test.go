@@ -5,19 +5,14 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 	foyer "github.com/foyerhq/foyer"
+	"github.com/foyerhq/foyer/internal/browsertest"
 )
-
-// chromiumPath is where Debian installs Chromium.
-const chromiumPath = "/usr/bin/chromium"
 
 // browser is a headless Chromium driving the console for one test.
 type browser struct {
@@ -33,39 +28,19 @@ type browser struct {
 // test.
 func newBrowser(t *testing.T, c *console) *browser {
 	t.Helper()
-	if _, err := os.Stat(chromiumPath); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("Chromium must be installed at %s in CI: %v", chromiumPath, err)
-		}
-		t.Skipf("Chromium is not installed at %s", chromiumPath)
-	}
-	profile := t.TempDir()
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
+	ctx := browsertest.New(t,
+		chromedp.Headless,   // also --hide-scrollbars --mute-audio
+		chromedp.DisableGPU, // also --enable-unsafe-swiftshader
 		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(profile),
 		chromedp.WindowSize(1280, 1000),
 	)
 	// A safety net against a hung browser, not an assertion on time.
-	actx, cancelTimeout := context.WithTimeout(actx, 2*time.Minute)
-	ctx, cancelCtx := chromedp.NewContext(actx, chromedp.WithErrorf(func(string, ...any) {}))
-	// Cleanups run last-in first-out: screenshot, then close the tab,
-	// then stop and wait for the browser, before the profile is removed.
-	t.Cleanup(cancelAlloc)
-	t.Cleanup(cancelTimeout)
-	t.Cleanup(cancelCtx)
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start Chromium: %v", err)
-	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	t.Cleanup(cancel)
 	b := &browser{t: t, ctx: ctx, c: c}
+	// Cleanups run last-in first-out: the screenshot is taken before the
+	// browser is stopped.
 	t.Cleanup(func() {
 		if t.Failed() {
 			b.screenshot()
@@ -76,22 +51,8 @@ func newBrowser(t *testing.T, c *console) *browser {
 
 // screenshot saves the whole page as a PNG artifact.
 func (b *browser) screenshot() {
-	dir := os.Getenv("FOYER_TEST_ARTIFACTS")
-	if dir == "" {
-		dir = b.t.TempDir()
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		b.t.Logf("artifacts: %v", err)
-		return
-	}
-	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+	path, err := browsertest.Screenshot(b.ctx, b.t.TempDir(), b.t.Name())
 	if err != nil {
-		b.t.Logf("screenshot: %v", err)
-		return
-	}
-	name := regexp.MustCompile(`[^A-Za-z0-9_.-]+`).ReplaceAllString(b.t.Name(), "_") + ".png"
-	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, png, 0o644); err != nil {
 		b.t.Logf("screenshot: %v", err)
 		return
 	}

@@ -1,188 +1,52 @@
 package http_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 	foyer "github.com/foyerhq/foyer"
 	foyerhttp "github.com/foyerhq/foyer/http"
+	"github.com/foyerhq/foyer/internal/browsertest"
 	"github.com/foyerhq/foyer/mail"
 )
-
-// chromiumPath returns the Chromium the browser tests drive. Without one
-// they skip, except in CI, where they fail.
-func chromiumPath(t *testing.T) string {
-	t.Helper()
-	if _, err := os.Stat("/usr/bin/chromium"); err == nil {
-		return "/usr/bin/chromium"
-	}
-	if p, err := exec.LookPath("chromium"); err == nil {
-		return p
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("chromium must be installed in CI")
-	}
-	t.Skip("chromium is not installed")
-	return ""
-}
-
-// stepTimeout bounds one browser step, so that a page that never shows
-// what a step waits for fails with a screenshot instead of hanging the
-// test run. It is a guard, not an assertion about speed.
-const stepTimeout = 30 * time.Second
 
 // chrome is one headless Chromium with a fresh profile of its own: one
 // person's browser.
 type chrome struct {
-	t    *testing.T
-	name string
-	ctx  context.Context
+	*browsertest.Browser
+	t *testing.T
 }
 
 // newChrome starts a browser named name for the person it stands for.
-func newChrome(t *testing.T, execPath, name string) *chrome {
+// Screenshots of failed steps go to $FOYER_TEST_ARTIFACTS, or to a
+// temporary directory when that is unset.
+func newChrome(t *testing.T, name string) *chrome {
 	t.Helper()
-	actx, cancelAlloc := chromedp.NewExecAllocator(t.Context(),
-		chromedp.ExecPath(execPath),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1024, 900),
-	)
-	ctx, cancel := chromedp.NewContext(actx, chromedp.WithErrorf(func(string, ...any) {}))
-	t.Cleanup(func() {
-		cancel()
-		cancelAlloc()
-	})
-	// The first run starts the browser; it must not have a timeout.
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start %s: %v", name, err)
-	}
-	return &chrome{t: t, name: name, ctx: ctx}
-}
-
-// do runs the actions of one step; on failure it saves a screenshot and
-// fails the test.
-func (c *chrome) do(step string, actions ...chromedp.Action[chromedp.Void]) {
-	c.t.Helper()
-	ctx, cancel := context.WithTimeout(c.ctx, stepTimeout)
-	defer cancel()
-	if err := chromedp.Do(ctx, actions...); err != nil {
-		c.fail(step, err)
-	}
-}
-
-// text returns the visible text of the first element matching sel.
-func (c *chrome) text(step, sel string) string {
-	c.t.Helper()
-	ctx, cancel := context.WithTimeout(c.ctx, stepTimeout)
-	defer cancel()
-	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel), chromedp.NodeVisible))
-	if err != nil {
-		c.fail(step, err)
-	}
-	return s
-}
-
-// fail saves a screenshot of the page and fails the test.
-func (c *chrome) fail(step string, err error) {
-	c.t.Helper()
-	c.t.Fatalf("%s: %s: %v (screenshot: %s)", c.name, step, err, c.screenshot(step))
-}
-
-// screenshot saves the page as a PNG under $FOYER_TEST_ARTIFACTS (a
-// temporary directory when unset) and returns its path.
-func (c *chrome) screenshot(step string) string {
-	dir := os.Getenv("FOYER_TEST_ARTIFACTS")
-	if dir == "" {
-		dir = c.t.TempDir()
-	} else if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "none: " + err.Error()
-	}
-	ctx, cancel := context.WithTimeout(c.ctx, stepTimeout)
-	defer cancel()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		return "none: " + err.Error()
-	}
-	name := regexp.MustCompile(`[^A-Za-z0-9_.-]+`).ReplaceAllString(c.t.Name()+"-"+c.name+"-"+step, "_") + ".png"
-	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, png, 0o644); err != nil {
-		return "none: " + err.Error()
-	}
-	return path
-}
-
-// open navigates to target and checks that it shows page in state.
-func (c *chrome) open(step, target, page, state string) {
-	c.t.Helper()
-	c.do(step, chromedp.Navigate(target))
-	c.expect(step, page, state)
-}
-
-// submit clicks the button sel of a form and checks that the page it
-// leads to is page in state. The old document is marked first, so the
-// check waits for the new one.
-func (c *chrome) submit(step, sel, page, state string) {
-	c.t.Helper()
-	c.do(step,
-		chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-			_, err := chromedp.Evaluate[string](`document.body.dataset.submitted = "yes"`)(ctx, t)
-			return err
-		}),
-		chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible),
-		chromedp.WaitReady(chromedp.CSS(`body:not([data-submitted])`)),
-	)
-	c.expect(step, page, state)
-}
-
-// expect checks that the browser shows page in state.
-func (c *chrome) expect(step, page, state string) {
-	c.t.Helper()
-	ctx, cancel := context.WithTimeout(c.ctx, stepTimeout)
-	defer cancel()
-	got, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[document.body.dataset.page || "", document.body.dataset.state || "", location.pathname]`))
-	if err != nil {
-		c.fail(step, err)
-	}
-	if got[0] != page || got[1] != state {
-		c.fail(step, fmt.Errorf("the browser shows %s (page %q, state %q), want page %q in state %q", got[2], got[0], got[1], page, state))
-	}
+	return &chrome{Browser: browsertest.NewBrowser(t, name, t.TempDir()), t: t}
 }
 
 // fill types value into the field sel.
 func (c *chrome) fill(step, sel, value string) {
 	c.t.Helper()
-	c.do(step, chromedp.SendKeys(chromedp.CSS(sel), value, chromedp.NodeVisible))
+	c.Do(step, chromedp.SendKeys(chromedp.CSS(sel), value, chromedp.NodeVisible))
 }
 
 // me opens the test app's page, which reads GET /v1/me with the browser's
 // cookies, and returns the user it shows.
 func (c *chrome) me(step, app string) userDoc {
 	c.t.Helper()
-	c.do(step, chromedp.Navigate(app+"/app"), chromedp.WaitReady(chromedp.CSS(`#out[data-done]`)))
-	out := c.text(step, "#out")
+	c.Do(step, chromedp.Navigate(app+"/app"), chromedp.WaitReady(chromedp.CSS(`#out[data-done]`)))
+	out := c.Text(step, "#out")
 	var u userDoc
 	if err := json.Unmarshal([]byte(out), &u); err != nil {
-		c.fail(step, fmt.Errorf("the app shows %q: %v", out, err))
+		c.Fail(step, fmt.Errorf("the app shows %q: %v", out, err))
 	}
 	return u
 }
@@ -213,26 +77,13 @@ const appPage = `<!doctype html>
 })();
 </script></body></html>`
 
-// attackPage is a page of another site that posts a form to target as
-// soon as it loads.
-func attackPage(target string, fields ...string) string {
-	var b strings.Builder
-	b.WriteString(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Win a prize</title></head><body>`)
-	fmt.Fprintf(&b, `<form method="post" action="%s">`, target)
-	for i := 0; i+1 < len(fields); i += 2 {
-		fmt.Fprintf(&b, `<input type="hidden" name="%s" value="%s">`, fields[i], fields[i+1])
-	}
-	b.WriteString(`</form><script>document.forms[0].submit()</script></body></html>`)
-	return b.String()
-}
-
 // TestPagesBrowser walks the hosted pages in headless Chromium: a visitor
 // saves data, registers, follows the mailed link and sets a password, and
 // is signed in to the same account with the data kept; the same person on
 // a new device, with progress of its own, signs in and merges it; and
 // forms posted by another site are refused.
 func TestPagesBrowser(t *testing.T) {
-	execPath := chromiumPath(t)
+	browsertest.Path(t) // skips, or fails in CI, before anything starts
 
 	// Foyer, with the test app beside it on the same origin.
 	srv := httptest.NewUnstartedServer(nil)
@@ -254,9 +105,9 @@ func TestPagesBrowser(t *testing.T) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		switch r.URL.Path {
 		case "/forgot":
-			w.Write([]byte(attackPage(public+"/password/forgot", "email", "viewer@example.com", "csrf", "guess")))
+			w.Write([]byte(browsertest.AttackPage(public+"/password/forgot", "email", "viewer@example.com", "csrf", "guess")))
 		case "/merge":
-			w.Write([]byte(attackPage(public+"/merge", "csrf", "guess")))
+			w.Write([]byte(browsertest.AttackPage(public+"/merge", "csrf", "guess")))
 		default:
 			http.NotFound(w, r)
 		}
@@ -282,7 +133,7 @@ func TestPagesBrowser(t *testing.T) {
 		t.Helper()
 		m := ts.newestMail(t, to, kind)
 		if m == nil {
-			c.fail("read the mailbox", fmt.Errorf("no %s mail to %s", kind, to))
+			c.Fail("read the mailbox", fmt.Errorf("no %s mail to %s", kind, to))
 		}
 		d, err := templates.Data(m)
 		if err != nil {
@@ -295,41 +146,41 @@ func TestPagesBrowser(t *testing.T) {
 	var registered userDoc
 
 	t.Run("Registration", func(t *testing.T) {
-		c := newChrome(t, execPath, "laptop")
-		c.do("sign up in the app", chromedp.Navigate(public+"/app?data="+url.QueryEscape(`{"data":{"videos_watched":3}}`)),
+		c := newChrome(t, "laptop")
+		c.Do("sign up in the app", chromedp.Navigate(public+"/app?data="+url.QueryEscape(`{"data":{"videos_watched":3}}`)),
 			chromedp.WaitReady(chromedp.CSS(`#out[data-done]`)))
 		visitor := c.me("read the visitor", public)
 		if !visitor.Anonymous || visitor.ID == "" || string(visitor.Data) != `{"videos_watched":3}` {
-			c.fail("read the visitor", fmt.Errorf("visitor %+v", visitor))
+			c.Fail("read the visitor", fmt.Errorf("visitor %+v", visitor))
 		}
 
-		c.open("open the registration page", public+"/register", "register", "form")
+		c.Open("open the registration page", public+"/register", "register", "form")
 		c.fill("type the address", "#email", email)
-		c.submit("register", `form[action="/register"] button[type="submit"]`, "register", "sent")
+		c.Submit("register", `form[action="/register"] button[type="submit"]`, "register", "sent")
 
 		link := mailedLink(c, email, foyer.MailConversion)
 		if !strings.HasPrefix(link, public+"/convert/complete?token=") {
 			t.Fatalf("the mailed link is %q", link)
 		}
-		c.open("open the mailed link", link, "convert", "form")
+		c.Open("open the mailed link", link, "convert", "form")
 		if u := ts.findUser(t, visitor.ID); !u.Anonymous {
-			c.fail("open the mailed link", fmt.Errorf("opening the link changed the account: %+v", u))
+			c.Fail("open the mailed link", fmt.Errorf("opening the link changed the account: %+v", u))
 		}
 		c.fill("type a password", "#password", pw)
-		c.submit("set the password", `form[action="/convert/complete"] button[type="submit"]`, "convert", "signed-in")
-		if h := c.text("read the heading", "h1"); h != "Your progress is saved" {
-			c.fail("read the heading", fmt.Errorf("heading %q", h))
+		c.Submit("set the password", `form[action="/convert/complete"] button[type="submit"]`, "convert", "signed-in")
+		if h := c.Text("read the heading", "h1"); h != "Your progress is saved" {
+			c.Fail("read the heading", fmt.Errorf("heading %q", h))
 		}
 
 		registered = c.me("read the account", public)
 		if registered.ID != visitor.ID || registered.Anonymous || registered.Email != email || string(registered.Data) != `{"videos_watched":3}` {
-			c.fail("read the account", fmt.Errorf("after registering the browser shows %+v, want %s registered with the data kept", registered, visitor.ID))
+			c.Fail("read the account", fmt.Errorf("after registering the browser shows %+v, want %s registered with the data kept", registered, visitor.ID))
 		}
 
 		// Another site's page posts the reset form on load: refused.
-		c.open("visit another site", evilURL+"/forgot", "error", foyer.EForbidden)
+		c.Open("visit another site", evilURL+"/forgot", "error", foyer.EForbidden)
 		if ts.newestMail(t, email, foyer.MailPasswordReset) != nil {
-			c.fail("visit another site", fmt.Errorf("a cross-site form post queued a reset mail"))
+			c.Fail("visit another site", fmt.Errorf("a cross-site form post queued a reset mail"))
 		}
 	})
 
@@ -337,31 +188,31 @@ func TestPagesBrowser(t *testing.T) {
 		if registered.ID == "" {
 			t.Skip("the registration did not complete")
 		}
-		c := newChrome(t, execPath, "phone")
-		c.do("sign up in the app", chromedp.Navigate(public+"/app?data="+url.QueryEscape(`{"data":{"videos_watched":5,"device":"phone"}}`)),
+		c := newChrome(t, "phone")
+		c.Do("sign up in the app", chromedp.Navigate(public+"/app?data="+url.QueryEscape(`{"data":{"videos_watched":5,"device":"phone"}}`)),
 			chromedp.WaitReady(chromedp.CSS(`#out[data-done]`)))
 		visitor := c.me("read the visitor", public)
 		if !visitor.Anonymous || visitor.ID == registered.ID {
-			c.fail("read the visitor", fmt.Errorf("visitor %+v", visitor))
+			c.Fail("read the visitor", fmt.Errorf("visitor %+v", visitor))
 		}
 
-		c.open("open the sign-in page", public+"/login", "login", "form")
+		c.Open("open the sign-in page", public+"/login", "login", "form")
 		c.fill("type the address", "#email", email)
 		c.fill("type the password", "#password", pw)
-		c.submit("sign in", `form[action="/login"] button[type="submit"]`, "merge", "confirm")
-		if s := c.text("read the offer", "main"); !strings.Contains(s, "2 saved items") || !strings.Contains(s, email) {
-			c.fail("read the offer", fmt.Errorf("the merge page says %q", s))
+		c.Submit("sign in", `form[action="/login"] button[type="submit"]`, "merge", "confirm")
+		if s := c.Text("read the offer", "main"); !strings.Contains(s, "2 saved items") || !strings.Contains(s, email) {
+			c.Fail("read the offer", fmt.Errorf("the merge page says %q", s))
 		}
 
 		// Another site's page posts the merge form on load: refused, and
 		// both accounts stay as they are.
-		c.open("visit another site", evilURL+"/merge", "error", foyer.EForbidden)
+		c.Open("visit another site", evilURL+"/merge", "error", foyer.EForbidden)
 		if u := ts.findUser(t, visitor.ID); !u.Anonymous {
-			c.fail("visit another site", fmt.Errorf("the cross-site post changed the anonymous account: %+v", u))
+			c.Fail("visit another site", fmt.Errorf("the cross-site post changed the anonymous account: %+v", u))
 		}
 
-		c.open("come back to the merge page", public+"/merge", "merge", "confirm")
-		c.submit("confirm the merge", `form[action="/merge"] button[type="submit"]`, "merge", "merged")
+		c.Open("come back to the merge page", public+"/merge", "merge", "confirm")
+		c.Submit("confirm the merge", `form[action="/merge"] button[type="submit"]`, "merge", "merged")
 
 		u := c.me("read the account", public)
 		var data map[string]any
@@ -369,7 +220,7 @@ func TestPagesBrowser(t *testing.T) {
 			t.Fatal(err)
 		}
 		if u.ID != registered.ID || u.Anonymous || data["videos_watched"] != float64(3) || data["device"] != "phone" {
-			c.fail("read the account", fmt.Errorf("after the merge the browser shows %+v", u))
+			c.Fail("read the account", fmt.Errorf("after the merge the browser shows %+v", u))
 		}
 		check(t, ts.do("GET", "/v1/aliases/"+visitor.ID, "", ts.api()...), 200, "", registered.ID)
 	})

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +20,7 @@ import (
 	"github.com/chromedp/chromedp"
 	foyer "github.com/foyerhq/foyer"
 	"github.com/foyerhq/foyer/client"
+	"github.com/foyerhq/foyer/internal/browsertest"
 )
 
 // TestEndToEnd runs the real `foyer serve` and the demo side by side, on
@@ -35,7 +35,7 @@ import (
 // $FOYER_TEST_ARTIFACTS, or testdata/artifacts beside this file, and the
 // failure names its path.
 func TestEndToEnd(t *testing.T) {
-	chromium := chromiumPath(t)
+	browsertest.Path(t) // skips, or fails in CI, before anything starts
 	ln, demoURL := listenDemo(t)
 	// Foyer as the README starts it next to the demo. Its sign-in and
 	// sign-out forms end at the demo: the redirects after those posts must
@@ -50,88 +50,88 @@ func TestEndToEnd(t *testing.T) {
 	var userID string
 
 	t.Run("Lifecycle", func(t *testing.T) {
-		b := newBrowser(t, chromium, "laptop")
+		b := newBrowser(t, "laptop")
 
-		b.open("visit the demo", demoURL, "home", "visitor")
+		b.Open("visit the demo", demoURL, "home", "visitor")
 		b.expectText("read the count", "#count", "You have watched 0 videos.")
 		if n := countUsers(t, api); n != 0 {
-			b.fail("visit the demo", fmt.Errorf("%d accounts exist after a page view, want none", n))
+			b.Fail("visit the demo", fmt.Errorf("%d accounts exist after a page view, want none", n))
 		}
 
-		b.submit("watch Big Buck Bunny", `button[value="big-buck-bunny"]`, "home", "anonymous")
+		b.Submit("watch Big Buck Bunny", `button[value="big-buck-bunny"]`, "home", "anonymous")
 		b.expectText("read the count", "#count", "You have watched 1 video.")
-		b.submit("watch Sintel", `button[value="sintel"]`, "home", "anonymous")
+		b.Submit("watch Sintel", `button[value="sintel"]`, "home", "anonymous")
 		b.expectText("read the count", "#count", "You have watched 2 videos.")
-		userID = b.text("read the account id", "#user-id")
+		userID = b.Text("read the account id", "#user-id")
 		u := getUser(t, api, userID)
 		if !u.Anonymous || string(u.Data) != `{"videos_watched":{"big-buck-bunny":1,"sintel":1}}` {
-			b.fail("read the account", fmt.Errorf("Foyer has %+v, want an anonymous account with two videos watched", u))
+			b.Fail("read the account", fmt.Errorf("Foyer has %+v, want an anonymous account with two videos watched", u))
 		}
 		if n := countUsers(t, api); n != 1 {
-			b.fail("read the account", fmt.Errorf("%d accounts exist, want 1", n))
+			b.Fail("read the account", fmt.Errorf("%d accounts exist, want 1", n))
 		}
 
 		b.fill("type the address", "#email", email)
-		b.submit("save the progress", `form[action="/save"] button[type="submit"]`, "check-email", "")
+		b.Submit("save the progress", `form[action="/save"] button[type="submit"]`, "check-email", "")
 		b.click("open the mailbox", `a[href^="/mailbox"]`, "mailbox", "")
 		link := b.attr("read the mailed link", `a.mail-link[href*="/convert/complete?token="]`, "href")
 		if !strings.HasPrefix(link, foyerd.url+"/convert/complete?token=") {
-			b.fail("read the mailed link", fmt.Errorf("the link is %q, want one to Foyer's /convert/complete", link))
+			b.Fail("read the mailed link", fmt.Errorf("the link is %q, want one to Foyer's /convert/complete", link))
 		}
 		b.click("follow the link", `a.mail-link[href*="/convert/complete?token="]`, "convert", "form")
 		b.fill("type a password", "#password", password)
 		// The link is opened on Foyer's site, where this browser holds no
 		// anonymous credential (the demo keeps it): the account is saved
 		// and the person signs in.
-		b.submit("set the password", `form[action="/convert/complete"] button[type="submit"]`, "convert", "saved")
+		b.Submit("set the password", `form[action="/convert/complete"] button[type="submit"]`, "convert", "saved")
 		if u := getUser(t, api, userID); u.Anonymous || u.Email != email {
-			b.fail("set the password", fmt.Errorf("Foyer has %+v, want %s registered as %s", u, userID, email))
+			b.Fail("set the password", fmt.Errorf("Foyer has %+v, want %s registered as %s", u, userID, email))
 		}
 
-		b.open("come back to the demo", demoURL, "home", "visitor")
+		b.Open("come back to the demo", demoURL, "home", "visitor")
 		b.expectText("read the notice", "#saved-notice", email)
-		b.submit("sign in", `form[action="/signin"] button[type="submit"]`, "login", "form")
+		b.Submit("sign in", `form[action="/signin"] button[type="submit"]`, "login", "form")
 		b.fill("type the address", "#email", email)
 		b.fill("type the password", "#password", password)
-		b.submit("sign in at Foyer", `form[action="/login"] button[type="submit"]`, "home", "signed-in")
+		b.Submit("sign in at Foyer", `form[action="/login"] button[type="submit"]`, "home", "signed-in")
 		b.expectText("read the count", "#count", "You have watched 2 videos.")
 		b.expectText("read who is signed in", "#who", email)
-		if got := b.text("read the account id", "#user-id"); got != userID {
-			b.fail("read the account id", fmt.Errorf("signed in to %s, want the account %s made on the first watch", got, userID))
+		if got := b.Text("read the account id", "#user-id"); got != userID {
+			b.Fail("read the account id", fmt.Errorf("signed in to %s, want the account %s made on the first watch", got, userID))
 		}
 		if u := getUser(t, api, userID); u.Anonymous || u.Email != email || string(u.Data) != `{"videos_watched":{"big-buck-bunny":1,"sintel":1}}` {
-			b.fail("read the account", fmt.Errorf("Foyer has %+v, want %s registered with the data kept", u, userID))
+			b.Fail("read the account", fmt.Errorf("Foyer has %+v, want %s registered with the data kept", u, userID))
 		}
 
-		b.submit("sign out", `form[action="/signout"] button[type="submit"]`, "logout", "confirm")
-		b.submit("confirm at Foyer", `button[type="submit"]`, "signed-out", "signed-out")
+		b.Submit("sign out", `form[action="/signout"] button[type="submit"]`, "logout", "confirm")
+		b.Submit("confirm at Foyer", `button[type="submit"]`, "signed-out", "signed-out")
 		b.expectText("read the page", "main", "Foyer ended the videos' sign-in too")
-		b.open("come back to the demo", demoURL, "home", "visitor")
-		b.open("open Foyer's sign-in page", foyerd.url+"/login", "login", "form")
+		b.Open("come back to the demo", demoURL, "home", "visitor")
+		b.Open("open Foyer's sign-in page", foyerd.url+"/login", "login", "form")
 	})
 
 	t.Run("MergeOnNewDevice", func(t *testing.T) {
 		if userID == "" {
 			t.Skip("the lifecycle did not complete")
 		}
-		b := newBrowser(t, chromium, "phone")
-		b.open("visit the demo", demoURL, "home", "visitor")
-		b.submit("watch Tears of Steel", `button[value="tears-of-steel"]`, "home", "anonymous")
-		b.submit("watch Sintel", `button[value="sintel"]`, "home", "anonymous")
-		b.submit("watch Sintel again", `button[value="sintel"]`, "home", "anonymous")
+		b := newBrowser(t, "phone")
+		b.Open("visit the demo", demoURL, "home", "visitor")
+		b.Submit("watch Tears of Steel", `button[value="tears-of-steel"]`, "home", "anonymous")
+		b.Submit("watch Sintel", `button[value="sintel"]`, "home", "anonymous")
+		b.Submit("watch Sintel again", `button[value="sintel"]`, "home", "anonymous")
 		b.expectText("read the count", "#count", "You have watched 3 videos.")
-		guestID := b.text("read the guest id", "#user-id")
+		guestID := b.Text("read the guest id", "#user-id")
 		if guestID == userID {
-			b.fail("read the guest id", errors.New("the new device has the laptop's account"))
+			b.Fail("read the guest id", errors.New("the new device has the laptop's account"))
 		}
 
-		b.submit("sign in", `form[action="/signin"] button[type="submit"]`, "login", "form")
+		b.Submit("sign in", `form[action="/signin"] button[type="submit"]`, "login", "form")
 		b.fill("type the address", "#email", email)
 		b.fill("type the password", "#password", password)
-		b.submit("sign in at Foyer", `form[action="/login"] button[type="submit"]`, "merge", "confirm")
+		b.Submit("sign in at Foyer", `form[action="/login"] button[type="submit"]`, "merge", "confirm")
 		b.expectText("read the offer", "main", "this browser watched 3 videos as a guest")
 
-		b.submit("bring the progress in", `form[action="/merge"] button[type="submit"]`, "merge", "merged")
+		b.Submit("bring the progress in", `form[action="/merge"] button[type="submit"]`, "merge", "merged")
 		// Foyer's default policy, registered_wins: Tears of Steel is new
 		// and comes in; Sintel was watched on both, and the account's
 		// count stays. 1 + 1 + 1.
@@ -140,26 +140,26 @@ func TestEndToEnd(t *testing.T) {
 		b.expectText("read the outcome", "#outcome", "Sintel: watched on both; your account's count (once) was kept, this browser's (twice) was not.")
 		u := getUser(t, api, userID)
 		if u.Anonymous || string(u.Data) != `{"videos_watched":{"big-buck-bunny":1,"sintel":1,"tears-of-steel":1}}` {
-			b.fail("read the account", fmt.Errorf("Foyer has %+v after the merge", u))
+			b.Fail("read the account", fmt.Errorf("Foyer has %+v after the merge", u))
 		}
 		if _, err := api.GetUser(t.Context(), guestID); foyer.ErrorCode(err) != foyer.ENotFound {
-			b.fail("read the guest", fmt.Errorf("the merged guest account: %v, want not_found", err))
+			b.Fail("read the guest", fmt.Errorf("the merged guest account: %v, want not_found", err))
 		}
 		if a, err := api.FindAlias(t.Context(), guestID); err != nil || a.Into != userID {
-			b.fail("read the alias", fmt.Errorf("alias of the guest %+v, %v; want one into %s", a, err, userID))
+			b.Fail("read the alias", fmt.Errorf("alias of the guest %+v, %v; want one into %s", a, err, userID))
 		}
 		// A quarter of an hour later the access token has expired: the
 		// demo gets a new one with the refresh token, which rotates.
 		old := expireAccessTokens(d)
 		if len(old) != 1 || old[0] == "" {
-			b.fail("expire the access token", fmt.Errorf("refresh tokens of the signed-in sessions: %q, want one", old))
+			b.Fail("expire the access token", fmt.Errorf("refresh tokens of the signed-in sessions: %q, want one", old))
 		}
-		b.open("see the videos", demoURL, "home", "signed-in")
+		b.Open("see the videos", demoURL, "home", "signed-in")
 		b.expectText("read the count", "#count", "You have watched 3 videos.")
 		if now := expireAccessTokens(d); len(now) != 1 || now[0] == old[0] {
-			b.fail("see the videos", fmt.Errorf("refresh token %q after a refresh, was %q", now, old))
+			b.Fail("see the videos", fmt.Errorf("refresh token %q after a refresh, was %q", now, old))
 		}
-		b.open("see the videos", demoURL, "home", "signed-in")
+		b.Open("see the videos", demoURL, "home", "signed-in")
 	})
 
 	t.Run("CrossSiteForms", func(t *testing.T) {
@@ -171,26 +171,26 @@ func TestEndToEnd(t *testing.T) {
 		const otherEmail, otherPassword = "mallory@example.com", "another long passphrase"
 		registerDirectly(t, api, foyerd.url, otherEmail, otherPassword)
 
-		b := newBrowser(t, chromium, "victim")
-		b.open("visit the demo", demoURL, "home", "visitor")
-		b.submit("sign in", `form[action="/signin"] button[type="submit"]`, "login", "form")
+		b := newBrowser(t, "victim")
+		b.Open("visit the demo", demoURL, "home", "visitor")
+		b.Submit("sign in", `form[action="/signin"] button[type="submit"]`, "login", "form")
 		b.fill("type the address", "#email", email)
 		b.fill("type the password", "#password", password)
-		b.submit("sign in at Foyer", `form[action="/login"] button[type="submit"]`, "home", "signed-in")
+		b.Submit("sign in at Foyer", `form[action="/login"] button[type="submit"]`, "home", "signed-in")
 		before := getUser(t, api, userID)
 
-		b.open("visit a site that posts to the demo's watch", evilURL+"/watch", "error", foyer.EForbidden)
-		b.open("visit a site that posts to Foyer's sign-in", evilURL+"/login", "error", foyer.EForbidden)
-		b.open("visit a site that posts to Foyer's merge", evilURL+"/merge", "error", foyer.EForbidden)
+		b.Open("visit a site that posts to the demo's watch", evilURL+"/watch", "error", foyer.EForbidden)
+		b.Open("visit a site that posts to Foyer's sign-in", evilURL+"/login", "error", foyer.EForbidden)
+		b.Open("visit a site that posts to Foyer's merge", evilURL+"/merge", "error", foyer.EForbidden)
 
 		if after := getUser(t, api, userID); string(after.Data) != string(before.Data) || after.Version != before.Version {
-			b.fail("check the account", fmt.Errorf("the cross-site posts changed the account: %s (version %d), was %s (version %d)", after.Data, after.Version, before.Data, before.Version))
+			b.Fail("check the account", fmt.Errorf("the cross-site posts changed the account: %s (version %d), was %s (version %d)", after.Data, after.Version, before.Data, before.Version))
 		}
-		b.open("see the videos", demoURL, "home", "signed-in")
+		b.Open("see the videos", demoURL, "home", "signed-in")
 		b.expectText("read the count", "#count", "You have watched 3 videos.")
-		b.open("open Foyer's sign-in page", foyerd.url+"/login", "login", "signed-in")
-		if s := b.text("read who is signed in at Foyer", "main"); !strings.Contains(s, email) || strings.Contains(s, otherEmail) {
-			b.fail("read who is signed in at Foyer", fmt.Errorf("Foyer's page says %q, want %s signed in", s, email))
+		b.Open("open Foyer's sign-in page", foyerd.url+"/login", "login", "signed-in")
+		if s := b.Text("read who is signed in at Foyer", "main"); !strings.Contains(s, email) || strings.Contains(s, otherEmail) {
+			b.Fail("read who is signed in at Foyer", fmt.Errorf("Foyer's page says %q, want %s signed in", s, email))
 		}
 	})
 }
@@ -338,9 +338,9 @@ func expireAccessTokens(d *demo) []string {
 func startEvil(t *testing.T, demoURL, foyerURL string) string {
 	t.Helper()
 	pages := map[string]string{
-		"/watch": attackPage(demoURL+"/watch", "video", "sintel", "csrf", "guess"),
-		"/login": attackPage(foyerURL+"/login", "email", "mallory@example.com", "password", "another long passphrase", "csrf", "guess"),
-		"/merge": attackPage(foyerURL+"/merge", "csrf", "guess"),
+		"/watch": browsertest.AttackPage(demoURL+"/watch", "video", "sintel", "csrf", "guess"),
+		"/login": browsertest.AttackPage(foyerURL+"/login", "email", "mallory@example.com", "password", "another long passphrase", "csrf", "guess"),
+		"/merge": browsertest.AttackPage(foyerURL+"/merge", "csrf", "guess"),
 	}
 	ln, err := net.Listen("tcp", "127.0.0.2:0")
 	if err != nil {
@@ -360,19 +360,6 @@ func startEvil(t *testing.T, demoURL, foyerURL string) string {
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 	return "http://" + ln.Addr().String()
-}
-
-// attackPage is a page that posts a form of the given fields (name,
-// value, …) to target as soon as it loads.
-func attackPage(target string, fields ...string) string {
-	var b strings.Builder
-	b.WriteString(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Win a prize</title></head><body>`)
-	fmt.Fprintf(&b, `<form method="post" action="%s">`, target)
-	for i := 0; i+1 < len(fields); i += 2 {
-		fmt.Fprintf(&b, `<input type="hidden" name="%s" value="%s">`, fields[i], fields[i+1])
-	}
-	b.WriteString(`</form><script>document.forms[0].submit()</script></body></html>`)
-	return b.String()
 }
 
 // registerDirectly makes a registered account with a password through
@@ -445,184 +432,45 @@ func goTool() string {
 	return filepath.Join(os.Getenv("GOROOT"), "bin", "go")
 }
 
-// chromiumPath returns Debian's Chromium. Without it the test is skipped,
-// except in CI, where that is a failure.
-func chromiumPath(t *testing.T) string {
-	t.Helper()
-	const path = "/usr/bin/chromium"
-	if _, err := os.Stat(path); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("Chromium must be installed at %s in CI: %v", path, err)
-		}
-		t.Skipf("Chromium is not installed at %s", path)
-	}
-	return path
-}
-
-// stepTimeout bounds one browser step, so that a page that never shows
-// what a step waits for fails with a screenshot instead of hanging. It is
-// a guard, not an assertion about speed.
-const stepTimeout = 30 * time.Second
-
 // browser is one headless Chromium with a profile of its own: one
-// person's device. Every step goes through do, which saves a screenshot
-// when the step fails.
+// person's device. Every step goes through it, and a step that fails saves
+// a screenshot in the artifact directory: $FOYER_TEST_ARTIFACTS, or
+// testdata/artifacts, which git ignores.
 type browser struct {
-	t    *testing.T
-	name string
-	ctx  context.Context
+	*browsertest.Browser
+	t *testing.T
 }
 
-func newBrowser(t *testing.T, execPath, name string) *browser {
+// newBrowser starts the browser of the person name stands for, with the
+// flags of every browser test and --disable-dev-shm-usage.
+func newBrowser(t *testing.T, name string) *browser {
 	t.Helper()
-	actx, cancelAlloc := chromedp.NewExecAllocator(t.Context(),
-		chromedp.ExecPath(execPath),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1024, 900),
-	)
-	ctx, cancel := chromedp.NewContext(actx, chromedp.WithErrorf(func(string, ...any) {}))
-	t.Cleanup(func() {
-		cancel()
-		cancelAlloc()
-	})
-	// The first run starts the browser; it has no timeout.
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start the %s's browser: %v", name, err)
-	}
-	return &browser{t: t, name: name, ctx: ctx}
-}
-
-// do runs the actions of one step; if they fail, it fails the test with a
-// screenshot.
-func (b *browser) do(step string, actions ...chromedp.Action[chromedp.Void]) {
-	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
-	defer cancel()
-	if err := chromedp.Do(ctx, actions...); err != nil {
-		b.fail(step, err)
-	}
-}
-
-// fail saves a screenshot of the page and fails the test, naming it.
-func (b *browser) fail(step string, err error) {
-	b.t.Helper()
-	b.t.Fatalf("%s: %s: %v (screenshot: %s)", b.name, step, err, b.screenshot(step))
-}
-
-// screenshot saves the page as a PNG in the artifact directory and
-// returns its path: $FOYER_TEST_ARTIFACTS, or testdata/artifacts, which
-// git ignores.
-func (b *browser) screenshot(step string) string {
-	dir := os.Getenv("FOYER_TEST_ARTIFACTS")
-	if dir == "" {
-		dir = filepath.Join("testdata", "artifacts")
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "none: " + err.Error()
-	}
-	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
-	defer cancel()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		return "none: " + err.Error()
-	}
-	name := regexp.MustCompile(`[^A-Za-z0-9_.-]+`).ReplaceAllString(b.t.Name()+"-"+b.name+"-"+step, "_") + ".png"
-	path, err := filepath.Abs(filepath.Join(dir, name))
-	if err != nil {
-		return "none: " + err.Error()
-	}
-	if err := os.WriteFile(path, png, 0o644); err != nil {
-		return "none: " + err.Error()
-	}
-	return path
-}
-
-// open navigates to target and checks that it shows page in state.
-func (b *browser) open(step, target, page, state string) {
-	b.t.Helper()
-	b.do(step, chromedp.Navigate(target))
-	b.expect(step, page, state)
-}
-
-// submit clicks the button sel and checks that the page it ends at, after
-// any redirects, is page in state. The old document is marked first, so
-// the check waits for the new one.
-func (b *browser) submit(step, sel, page, state string) {
-	b.t.Helper()
-	b.do(step,
-		chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-			_, err := chromedp.Evaluate[string](`document.body.dataset.submitted = "yes"`)(ctx, t)
-			return err
-		}),
-		chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible),
-		chromedp.WaitReady(chromedp.CSS(`body:not([data-submitted])`)),
-	)
-	b.expect(step, page, state)
+	bt := browsertest.NewBrowser(t, name, filepath.Join("testdata", "artifacts"), chromedp.Flag("disable-dev-shm-usage", true))
+	return &browser{Browser: bt, t: t}
 }
 
 // click follows the link sel, like submit.
 func (b *browser) click(step, sel, page, state string) {
 	b.t.Helper()
-	b.submit(step, sel, page, state)
-}
-
-// expect checks that the browser shows page in state, as the pages of the
-// demo and of Foyer say on their <body>.
-func (b *browser) expect(step, page, state string) {
-	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
-	defer cancel()
-	got, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[document.body.dataset.page || "", document.body.dataset.state || "", location.href]`))
-	if err != nil {
-		b.fail(step, err)
-	}
-	if got[0] != page || got[1] != state {
-		b.fail(step, fmt.Errorf("the browser shows %s (page %q, state %q), want page %q in state %q", got[2], got[0], got[1], page, state))
-	}
+	b.Submit(step, sel, page, state)
 }
 
 // fill types value into the field sel, instead of what it holds.
 func (b *browser) fill(step, sel, value string) {
 	b.t.Helper()
-	b.do(step, chromedp.Clear(chromedp.CSS(sel), chromedp.NodeVisible), chromedp.SendKeys(chromedp.CSS(sel), value, chromedp.NodeVisible))
-}
-
-// text returns the visible text of the element sel.
-func (b *browser) text(step, sel string) string {
-	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
-	defer cancel()
-	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel), chromedp.NodeVisible))
-	if err != nil {
-		b.fail(step, err)
-	}
-	return strings.TrimSpace(s)
+	b.Do(step, chromedp.Clear(chromedp.CSS(sel), chromedp.NodeVisible), chromedp.SendKeys(chromedp.CSS(sel), value, chromedp.NodeVisible))
 }
 
 // expectText checks that the element sel shows want.
 func (b *browser) expectText(step, sel, want string) {
 	b.t.Helper()
-	if got := b.text(step, sel); !strings.Contains(strings.Join(strings.Fields(got), " "), want) {
-		b.fail(step, fmt.Errorf("%s says %q, want %q in it", sel, got, want))
+	if got := b.Text(step, sel); !strings.Contains(strings.Join(strings.Fields(got), " "), want) {
+		b.Fail(step, fmt.Errorf("%s says %q, want %q in it", sel, got, want))
 	}
 }
 
 // attr returns the attribute name of the element sel.
 func (b *browser) attr(step, sel, name string) string {
 	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
-	defer cancel()
-	v, err := chromedp.Run(ctx, chromedp.Evaluate[string](fmt.Sprintf(`document.querySelector(%q)?.getAttribute(%q) ?? ""`, sel, name)))
-	if err != nil {
-		b.fail(step, err)
-	}
-	return v
+	return browsertest.Run(b.Browser, step, chromedp.Evaluate[string](fmt.Sprintf(`document.querySelector(%q)?.getAttribute(%q) ?? ""`, sel, name)))
 }
