@@ -54,7 +54,7 @@ func (s *Server) createAnonymous(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 
-	if ok, wait := s.limits.anonymous.allow(s.clientAddr(r), now); !ok {
+	if ok, wait := s.limits.anonymous.Allow(s.clientAddr(r), now); !ok {
 		w.Header().Set("Retry-After", retryAfter(wait))
 		return foyer.Errorf(foyer.ERateLimited, "Too many anonymous users were created from this address; try again later.")
 	}

@@ -88,14 +88,14 @@ func (s *Server) requestConversion(w http.ResponseWriter, r *http.Request, id, r
 	now := s.now()
 	const msg = "Too many conversion requests; try again later."
 	if perIP {
-		if ok, wait := s.limits.convertIP.allow(s.clientAddr(r), now); !ok {
+		if ok, wait := s.limits.convertIP.Allow(s.clientAddr(r), now); !ok {
 			return rateLimited(w, wait, msg)
 		}
 	}
-	if ok, wait := s.limits.convertUser.allow(id, now); !ok {
+	if ok, wait := s.limits.convertUser.Allow(id, now); !ok {
 		return rateLimited(w, wait, msg)
 	}
-	if ok, wait := s.limits.convertAddress.allow(email, now); !ok {
+	if ok, wait := s.limits.convertAddress.Allow(email, now); !ok {
 		return rateLimited(w, wait, msg)
 	}
 	tok, hash := newSecret()
@@ -137,7 +137,7 @@ func (s *Server) completeConversion(w http.ResponseWriter, r *http.Request) erro
 	}
 	ctx := r.Context()
 	now, ip := s.now(), s.clientAddr(r)
-	if ok, wait := s.limits.redeemIP.check(ip, now); !ok {
+	if ok, wait := s.limits.redeemIP.Check(ip, now); !ok {
 		return rateLimited(w, wait, "Too many links failed to redeem from this address; try again later.")
 	}
 
@@ -175,7 +175,7 @@ func (s *Server) completeConversion(w http.ResponseWriter, r *http.Request) erro
 	}
 	u, err := s.deps.Conversions.CompleteConversion(ctx, tokenHash, hash, sess)
 	if foyer.ErrorCode(err) == foyer.ETokenInvalid {
-		s.limits.redeemIP.allow(ip, now)
+		s.limits.redeemIP.Allow(ip, now)
 	}
 	if err != nil {
 		return err

@@ -34,7 +34,7 @@ func (s *Server) oidcHandler(path string) http.Handler {
 // comes first, so a refused request costs no lookup.
 func (s *Server) limitAuthorize(h http.Handler, page bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if ok, wait := s.limits.authorize.allow(s.clientAddr(r), s.now()); !ok {
+		if ok, wait := s.limits.authorize.Allow(s.clientAddr(r), s.now()); !ok {
 			err := rateLimited(w, wait, "Too many sign-in requests came from this address; wait a minute and try again.")
 			if page {
 				s.pages.renderError(w, r, err)

@@ -135,10 +135,10 @@ func (s *Server) forgotPassword(w http.ResponseWriter, r *http.Request) error {
 	}
 	now := s.now()
 	const msg = "Too many password reset requests; try again later."
-	if ok, wait := s.limits.resetIP.allow(s.clientAddr(r), now); !ok {
+	if ok, wait := s.limits.resetIP.Allow(s.clientAddr(r), now); !ok {
 		return rateLimited(w, wait, msg)
 	}
-	if ok, wait := s.limits.resetAddress.allow(email, now); !ok {
+	if ok, wait := s.limits.resetAddress.Allow(email, now); !ok {
 		return rateLimited(w, wait, msg)
 	}
 	raw, hash := newSecret()
@@ -181,7 +181,7 @@ func (s *Server) resetPassword(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	now, ip := s.now(), s.clientAddr(r)
-	if ok, wait := s.limits.redeemIP.check(ip, now); !ok {
+	if ok, wait := s.limits.redeemIP.Check(ip, now); !ok {
 		return rateLimited(w, wait, "Too many links failed to redeem from this address; try again later.")
 	}
 	hash, err := s.hashPassword(in.Password)
@@ -191,7 +191,7 @@ func (s *Server) resetPassword(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	u, err := s.deps.Credentials.ResetPassword(ctx, tokenHash, hash)
 	if foyer.ErrorCode(err) == foyer.ETokenInvalid {
-		s.limits.redeemIP.allow(ip, now)
+		s.limits.redeemIP.Allow(ip, now)
 	}
 	if err != nil {
 		return err

@@ -3,138 +3,23 @@ package http
 import (
 	"net/http"
 	"net/netip"
-	"strings"
-	"sync"
 	"time"
 
 	foyer "github.com/foyerhq/foyer"
+	"github.com/foyerhq/foyer/ratelimit"
 )
 
-// rateLimiter is a token bucket per key (a client address, a user id, a
-// normalised email address), in the memory of one instance: each key may
-// spend burst tokens at once and gets them back at burst per period.
-// Buckets that have refilled are swept once a minute; should more than
-// maxBuckets keys be tracked at once (a spread-out flood), the table is
-// reset, failing open rather than growing without bound.
-type rateLimiter[K comparable] struct {
-	mu        sync.Mutex
-	burst     float64
-	perSecond float64
-	buckets   map[K]*bucket
-	lastSweep time.Time
-}
-
-type bucket struct {
-	tokens float64
-	last   time.Time
-}
-
-const maxBuckets = 100_000
-
-// newRateLimiter allows n events per period per key; n < 0 disables it.
-func newRateLimiter[K comparable](n int, period time.Duration) *rateLimiter[K] {
-	if n < 0 {
-		return nil
-	}
-	return &rateLimiter[K]{
-		burst:     float64(n),
-		perSecond: float64(n) / period.Seconds(),
-		buckets:   make(map[K]*bucket),
-	}
-}
-
-// allow takes a token for key at now. When none is left it reports how
-// long until one is.
-func (l *rateLimiter[K]) allow(key K, now time.Time) (bool, time.Duration) {
-	return l.take(key, now, true)
-}
-
-// check reports whether key has a token left at now without taking it,
-// and if not, how long until it has. Limits that count failures only
-// check before the attempt and take a token when it fails.
-func (l *rateLimiter[K]) check(key K, now time.Time) (bool, time.Duration) {
-	return l.take(key, now, false)
-}
-
-func (l *rateLimiter[K]) take(key K, now time.Time, spend bool) (bool, time.Duration) {
-	if l == nil {
-		return true, 0
-	}
-	if l.burst == 0 {
-		return false, time.Hour
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if now.Sub(l.lastSweep) >= time.Minute || len(l.buckets) >= maxBuckets {
-		l.sweep(now)
-	}
-	b := l.buckets[key]
-	if b == nil {
-		b = &bucket{tokens: l.burst, last: now}
-		l.buckets[key] = b
-	}
-	if d := now.Sub(b.last); d > 0 {
-		b.tokens = min(l.burst, b.tokens+d.Seconds()*l.perSecond)
-		b.last = now
-	}
-	if b.tokens < 1 {
-		wait := time.Duration((1 - b.tokens) / l.perSecond * float64(time.Second))
-		return false, wait
-	}
-	if spend {
-		b.tokens--
-	}
-	return true, 0
-}
-
-// sweep forgets buckets that are full again. l.mu must be held.
-func (l *rateLimiter[K]) sweep(now time.Time) {
-	l.lastSweep = now
-	for a, b := range l.buckets {
-		if b.tokens+now.Sub(b.last).Seconds()*l.perSecond >= l.burst {
-			delete(l.buckets, a)
-		}
-	}
-	if len(l.buckets) >= maxBuckets {
-		clear(l.buckets)
-	}
-}
-
-// clientAddr returns the address a rate limit applies to: the peer, or the
-// right-most X-Forwarded-For entry when TrustForwardedFor is set. IPv6
-// addresses are cut to their /64, which one client usually holds whole.
+// clientAddr returns the address a rate limit applies to (see
+// ratelimit.ClientKey).
 func (s *Server) clientAddr(r *http.Request) netip.Addr {
-	a := s.clientIP(r)
-	if a.Is6() {
-		if p, err := a.Prefix(64); err == nil {
-			a = p.Addr()
-		}
-	}
-	return a
+	return ratelimit.ClientKey(s.clientIP(r))
 }
 
 // clientIP returns the client's address: the peer, or the right-most
 // X-Forwarded-For entry when TrustForwardedFor is set. It is the invalid
 // Addr when neither can be read.
 func (s *Server) clientIP(r *http.Request) netip.Addr {
-	var a netip.Addr
-	if s.cfg.TrustForwardedFor {
-		if vs := r.Header.Values("X-Forwarded-For"); len(vs) > 0 {
-			last := vs[len(vs)-1]
-			if i := strings.LastIndexByte(last, ','); i >= 0 {
-				last = last[i+1:]
-			}
-			a, _ = netip.ParseAddr(strings.TrimSpace(last))
-		}
-	}
-	if !a.IsValid() {
-		if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
-			a = ap.Addr()
-		} else {
-			a, _ = netip.ParseAddr(r.RemoteAddr)
-		}
-	}
-	return a.Unmap().WithZone("")
+	return ratelimit.ClientIP(r, s.cfg.TrustForwardedFor)
 }
 
 // Limits of the registration, sign-in and password routes. Like the limit
@@ -171,16 +56,16 @@ const (
 
 // limits holds the server's rate limiters.
 type limits struct {
-	anonymous      *rateLimiter[netip.Addr]
-	convertUser    *rateLimiter[string]
-	convertAddress *rateLimiter[string]
-	convertIP      *rateLimiter[netip.Addr]
-	resetAddress   *rateLimiter[string]
-	resetIP        *rateLimiter[netip.Addr]
-	loginAccount   *rateLimiter[string]
-	loginIP        *rateLimiter[netip.Addr]
-	redeemIP       *rateLimiter[netip.Addr]
-	authorize      *rateLimiter[netip.Addr]
+	anonymous      *ratelimit.Limiter[netip.Addr]
+	convertUser    *ratelimit.Limiter[string]
+	convertAddress *ratelimit.Limiter[string]
+	convertIP      *ratelimit.Limiter[netip.Addr]
+	resetAddress   *ratelimit.Limiter[string]
+	resetIP        *ratelimit.Limiter[netip.Addr]
+	loginAccount   *ratelimit.Limiter[string]
+	loginIP        *ratelimit.Limiter[netip.Addr]
+	redeemIP       *ratelimit.Limiter[netip.Addr]
+	authorize      *ratelimit.Limiter[netip.Addr]
 }
 
 // newLimits returns the limiters, with anonymous sign-ups limited to
@@ -188,16 +73,16 @@ type limits struct {
 // authorizePerMinute per IP (negative: unlimited).
 func newLimits(anonymousPerHour, authorizePerMinute int) *limits {
 	return &limits{
-		anonymous:      newRateLimiter[netip.Addr](anonymousPerHour, time.Hour),
-		authorize:      newRateLimiter[netip.Addr](authorizePerMinute, time.Minute),
-		convertUser:    newRateLimiter[string](ConversionsPerUser, time.Hour),
-		convertAddress: newRateLimiter[string](ConversionsPerAddress, time.Hour),
-		convertIP:      newRateLimiter[netip.Addr](ConversionsPerIP, time.Hour),
-		resetAddress:   newRateLimiter[string](ResetsPerAddress, time.Hour),
-		resetIP:        newRateLimiter[netip.Addr](ResetsPerIP, time.Hour),
-		loginAccount:   newRateLimiter[string](LoginFailuresPerAccount, LoginFailureWindow),
-		loginIP:        newRateLimiter[netip.Addr](LoginFailuresPerIP, LoginFailureWindow),
-		redeemIP:       newRateLimiter[netip.Addr](RedeemFailuresPerIP, time.Hour),
+		anonymous:      ratelimit.New[netip.Addr](anonymousPerHour, time.Hour),
+		authorize:      ratelimit.New[netip.Addr](authorizePerMinute, time.Minute),
+		convertUser:    ratelimit.New[string](ConversionsPerUser, time.Hour),
+		convertAddress: ratelimit.New[string](ConversionsPerAddress, time.Hour),
+		convertIP:      ratelimit.New[netip.Addr](ConversionsPerIP, time.Hour),
+		resetAddress:   ratelimit.New[string](ResetsPerAddress, time.Hour),
+		resetIP:        ratelimit.New[netip.Addr](ResetsPerIP, time.Hour),
+		loginAccount:   ratelimit.New[string](LoginFailuresPerAccount, LoginFailureWindow),
+		loginIP:        ratelimit.New[netip.Addr](LoginFailuresPerIP, LoginFailureWindow),
+		redeemIP:       ratelimit.New[netip.Addr](RedeemFailuresPerIP, time.Hour),
 	}
 }
 

@@ -117,10 +117,10 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	s.dummyHash()
 	now, ip := s.now(), s.clientAddr(r)
 	const msg = "Too many failed sign-ins; try again later."
-	if ok, wait := s.limits.loginAccount.check(email, now); !ok {
+	if ok, wait := s.limits.loginAccount.Check(email, now); !ok {
 		return rateLimited(w, wait, msg)
 	}
-	if ok, wait := s.limits.loginIP.check(ip, now); !ok {
+	if ok, wait := s.limits.loginIP.Check(ip, now); !ok {
 		return rateLimited(w, wait, msg)
 	}
 
@@ -142,8 +142,8 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	if u == nil || !match {
-		s.limits.loginAccount.allow(email, now)
-		s.limits.loginIP.allow(ip, now)
+		s.limits.loginAccount.Allow(email, now)
+		s.limits.loginIP.Allow(ip, now)
 		if err := s.deps.Credentials.RecordLoginFailure(ctx, email); err != nil {
 			return err
 		}
