@@ -455,54 +455,6 @@ func TestCloseThenWrite(t *testing.T) {
 	}
 }
 
-// TestConcurrentCreate has many sign-ups at once, half of them claiming
-// the same address: exactly one of those wins, the others get EConflict
-// and leave nothing behind, and every other sign-up commits with its
-// event.
-func TestConcurrentCreate(t *testing.T) {
-	t.Parallel()
-	db := openDB(t, nil)
-	users := postgres.NewUserService(db)
-	const n = 64
-	var wg sync.WaitGroup
-	codes := make([]string, n)
-	for i := range n {
-		wg.Go(func() {
-			u := &foyer.User{Anonymous: true}
-			if i%2 == 0 {
-				u = &foyer.User{Email: "dup@example.com", EmailVerified: true}
-			}
-			codes[i] = foyer.ErrorCode(users.CreateUser(t.Context(), u))
-		})
-	}
-	wg.Wait()
-	var ok, conflicts int
-	for i, code := range codes {
-		switch {
-		case code == "":
-			ok++
-		case code == foyer.EConflict && i%2 == 0:
-			conflicts++
-		default:
-			t.Fatalf("sign-up %d: code %q", i, code)
-		}
-	}
-	if ok != n/2+1 || conflicts != n/2-1 {
-		t.Fatalf("%d committed, %d conflicts; want %d and %d", ok, conflicts, n/2+1, n/2-1)
-	}
-	anon, reg, err := db.UserCounts(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if anon != n/2 || reg != 1 {
-		t.Fatalf("UserCounts = %d, %d; want %d, 1", anon, reg, n/2)
-	}
-	evs := allEvents(t, postgres.NewEventService(db), foyer.EventFilter{})
-	if len(evs) != n/2+1 {
-		t.Fatalf("%d events, want one per committed user (%d)", len(evs), n/2+1)
-	}
-}
-
 // TestConcurrentWrites has several writers patch the same user at once.
 // Each write reads the user, merges in Go and writes guarded by the row
 // version it read, so none may be lost: every key ends up in the data, the

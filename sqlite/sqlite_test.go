@@ -356,56 +356,6 @@ func TestConcurrentWrites(t *testing.T) {
 	}
 }
 
-// TestBatchIsolation checks that operations committed in one group stay
-// independent: those that fail (all but one claim of the same address)
-// leave nothing behind, and the others all commit.
-func TestBatchIsolation(t *testing.T) {
-	db, _ := openDB(t, nil)
-	users := sqlite.NewUserService(db)
-	events := sqlite.NewEventService(db)
-	const n = 64
-	var wg sync.WaitGroup
-	codes := make([]string, n)
-	for i := range n {
-		wg.Go(func() {
-			u := &foyer.User{Anonymous: true}
-			if i%2 == 0 {
-				u = &foyer.User{Email: "dup@example.com", EmailVerified: true}
-			}
-			codes[i] = foyer.ErrorCode(users.CreateUser(t.Context(), u))
-		})
-	}
-	wg.Wait()
-	var ok, conflicts int
-	for i, code := range codes {
-		switch {
-		case code == "":
-			ok++
-		case code == foyer.EConflict && i%2 == 0:
-			conflicts++
-		default:
-			t.Fatalf("operation %d: code %q", i, code)
-		}
-	}
-	if ok != n/2+1 || conflicts != n/2-1 {
-		t.Fatalf("%d committed, %d conflicts; want %d and %d", ok, conflicts, n/2+1, n/2-1)
-	}
-	anon, reg, err := db.UserCounts(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if anon != n/2 || reg != 1 {
-		t.Fatalf("UserCounts = %d, %d; want %d, 1", anon, reg, n/2)
-	}
-	evs, err := events.FindEvents(t.Context(), foyer.EventFilter{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(evs) != n/2+1 {
-		t.Fatalf("%d events, want one per committed user (%d)", len(evs), n/2+1)
-	}
-}
-
 // TestWriteAfterCancel checks that a caller whose context is already done
 // gets its error and changes nothing.
 func TestWriteAfterCancel(t *testing.T) {

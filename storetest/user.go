@@ -3,6 +3,7 @@ package storetest
 import (
 	"encoding/json"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +21,57 @@ func testUsers(t *testing.T, open Opener) {
 	t.Run("DeleteUser", func(t *testing.T) { testDeleteUser(t, open) })
 	t.Run("TouchUser", func(t *testing.T) { testTouchUser(t, open) })
 	t.Run("RevokeUserTokens", func(t *testing.T) { testRevokeUserTokens(t, open) })
+	t.Run("ConcurrentCreate", func(t *testing.T) { testConcurrentCreate(t, open) })
+}
+
+// testConcurrentCreate has many sign-ups at once, half of them claiming
+// the same address: exactly one of those wins, the others get EConflict
+// and leave nothing behind, and every other sign-up commits with its
+// event. On SQLite the writes queued behind a busy writer commit in one
+// group, each in its own savepoint, so this also shows that a failed
+// operation of a group touches none of the others.
+func testConcurrentCreate(t *testing.T, open Opener) {
+	s, _ := setup(t, open)
+	const n = 64
+	var wg sync.WaitGroup
+	codes := make([]string, n)
+	for i := range n {
+		wg.Go(func() {
+			u := &foyer.User{Anonymous: true}
+			if i%2 == 0 {
+				u = &foyer.User{Email: "dup@example.com", EmailVerified: true}
+			}
+			codes[i] = foyer.ErrorCode(s.Users.CreateUser(t.Context(), u))
+		})
+	}
+	wg.Wait()
+	var committed, conflicts int
+	for i, code := range codes {
+		switch {
+		case code == "":
+			committed++
+		case code == foyer.EConflict && i%2 == 0:
+			conflicts++
+		default:
+			t.Fatalf("sign-up %d: code %q", i, code)
+		}
+	}
+	if committed != n/2+1 || conflicts != n/2-1 {
+		t.Fatalf("%d committed, %d conflicts; want %d and %d", committed, conflicts, n/2+1, n/2-1)
+	}
+	anonymous, registered := true, false
+	anon, err := s.Users.FindUsers(t.Context(), foyer.UserFilter{Anonymous: &anonymous, Limit: foyer.MaxPageSize})
+	ok(t, err)
+	reg, err := s.Users.FindUsers(t.Context(), foyer.UserFilter{Anonymous: &registered, Limit: foyer.MaxPageSize})
+	ok(t, err)
+	if len(anon) != n/2 || len(reg) != 1 {
+		t.Fatalf("%d anonymous and %d registered users; want %d and 1", len(anon), len(reg), n/2)
+	}
+	evs, err := s.Events.FindEvents(t.Context(), foyer.EventFilter{Limit: foyer.MaxPageSize})
+	ok(t, err)
+	if len(evs) != n/2+1 {
+		t.Fatalf("%d events, want one per committed user (%d)", len(evs), n/2+1)
+	}
 }
 
 func testCreateUser(t *testing.T, open Opener) {
