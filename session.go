@@ -27,8 +27,9 @@ type Session struct {
 	Scopes []string `json:"scopes,omitempty"`
 	// AuthTime is when the person last proved who they are for this
 	// session: its creation for Foyer's own sign-in, the sign-in that
-	// completed the authorization request for an app. Zero means
-	// CreatedAt.
+	// completed the authorization request for an app. Zero when a
+	// session is created means CreatedAt; a session a store returns
+	// always has it set.
 	AuthTime time.Time `json:"auth_time"`
 }
 

@@ -1,7 +1,6 @@
 package http
 
 import (
-	"cmp"
 	"net/http"
 	"net/url"
 	"slices"
@@ -71,7 +70,7 @@ func (s *Server) SignedIn(r *http.Request) (string, time.Time, error) {
 	if err != nil {
 		return "", time.Time{}, err
 	}
-	return u.ID, cmp.Or(sess.AuthTime, sess.CreatedAt), nil
+	return u.ID, sess.AuthTime, nil
 }
 
 // postLogoutTarget returns where to send a person after signing out for

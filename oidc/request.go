@@ -13,14 +13,26 @@ import (
 // amr is how people sign in to Foyer: with a password.
 var amrPassword = []string{"pwd"}
 
-// authRequest is op's view of a stored authorization request. When a
-// token is issued for it, the session started and its user are kept on
-// it for the access token's claims.
-type authRequest struct {
-	a       *foyer.AuthRequest
-	aud     []string
+// grant is what a token request was granted: the session the tokens
+// belong to and its user, for the access token's id and claims. It is set
+// by the storage method that starts or rotates the session, before op
+// signs the tokens.
+type grant struct {
 	session *foyer.Session
 	user    *foyer.User
+}
+
+func (g *grant) granted() *grant { return g }
+
+// tokenID is the "jti" of the access token: the session id, then a
+// random part so that every token has its own.
+func (g *grant) tokenID() string { return g.session.ID + "." + randomToken()[:16] }
+
+// authRequest is op's view of a stored authorization request.
+type authRequest struct {
+	grant
+	a   *foyer.AuthRequest
+	aud []string
 }
 
 func (s *storage) authRequest(a *foyer.AuthRequest) *authRequest {
@@ -59,15 +71,10 @@ func (r *authRequest) GetState() string    { return r.a.State }
 func (r *authRequest) GetSubject() string  { return r.a.UserID }
 func (r *authRequest) Done() bool          { return r.a.Done() }
 
-// tokenID is the "jti" of the access token: the session id, then a
-// random part so that every token has its own.
-func (r *authRequest) tokenID() string { return r.session.ID + "." + randomToken()[:16] }
-
 // refreshRequest is a refresh token request whose token was rotated.
 type refreshRequest struct {
+	grant
 	aud     string
-	session *foyer.Session
-	user    *foyer.User
 	refresh string // the new refresh token
 	scopes  []string
 }
@@ -78,17 +85,11 @@ func (r *refreshRequest) GetAMR() []string { return amrPassword }
 func (r *refreshRequest) GetAudience() []string {
 	return []string{r.session.AppID, r.aud}
 }
-func (r *refreshRequest) GetAuthTime() time.Time {
-	if r.session.AuthTime.IsZero() {
-		return r.session.CreatedAt
-	}
-	return r.session.AuthTime
-}
+func (r *refreshRequest) GetAuthTime() time.Time      { return r.session.AuthTime }
 func (r *refreshRequest) GetClientID() string         { return r.session.AppID }
 func (r *refreshRequest) GetScopes() []string         { return r.scopes }
 func (r *refreshRequest) GetSubject() string          { return r.session.UserID }
 func (r *refreshRequest) SetCurrentScopes(s []string) { r.scopes = s }
-func (r *refreshRequest) tokenID() string             { return r.session.ID + "." + randomToken()[:16] }
 
 // client is op's view of an app.
 type client struct {

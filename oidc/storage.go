@@ -156,7 +156,7 @@ func (s *storage) startSession(ctx context.Context, ar *authRequest, exp time.Ti
 		}
 		return "", err
 	}
-	ar.session, ar.user = sess, u
+	ar.grant = grant{session: sess, user: u}
 	return refresh, nil
 }
 
@@ -176,7 +176,7 @@ func (s *storage) TokenRequestByRefreshToken(ctx context.Context, token string) 
 	if err != nil {
 		return nil, err
 	}
-	return &refreshRequest{aud: s.cfg.Audience, session: sess, user: u, refresh: next, scopes: sess.Scopes}, nil
+	return &refreshRequest{grant: grant{session: sess, user: u}, aud: s.cfg.Audience, refresh: next, scopes: sess.Scopes}, nil
 }
 
 // TerminateSession ends userID's sessions in clientID.
@@ -196,41 +196,31 @@ func (s *storage) TerminateSessionFromRequest(ctx context.Context, r *op.EndSess
 	if err := s.TerminateSession(ctx, r.UserID, r.ClientID); err != nil {
 		return "", err
 	}
-	q := url.Values{}
-	if r.ClientID != "" {
-		q.Set("client_id", r.ClientID)
-		q.Set("post_logout_redirect_uri", r.RedirectURI)
-	}
-	if len(q) == 0 {
+	if r.ClientID == "" {
 		return "/logout", nil
 	}
-	return "/logout?" + q.Encode(), nil
+	return "/logout?" + url.Values{"client_id": {r.ClientID}, "post_logout_redirect_uri": {r.RedirectURI}}.Encode(), nil
 }
 
 // RevokeToken revokes a refresh token, or the session of an access token:
 // either way the app's session ends. Unknown tokens are not an error
 // (RFC 7009 §2.2).
 func (s *storage) RevokeToken(ctx context.Context, tokenOrID, userID, clientID string) *zoidc.Error {
-	var sess *foyer.Session
+	var (
+		sess *foyer.Session
+		err  error
+	)
 	if userID == "" {
-		found, err := s.deps.Sessions.FindSessionByRefresh(ctx, hash(tokenOrID))
-		if notFound(err) {
-			return nil
-		}
-		if err != nil {
-			return zoidc.ErrServerError().WithParent(err)
-		}
-		sess = found
+		sess, err = s.deps.Sessions.FindSessionByRefresh(ctx, hash(tokenOrID))
 	} else {
 		sid, _, _ := strings.Cut(tokenOrID, ".")
-		found, err := s.deps.Sessions.FindSession(ctx, userID, sid)
-		if notFound(err) {
-			return nil
-		}
-		if err != nil {
-			return zoidc.ErrServerError().WithParent(err)
-		}
-		sess = found
+		sess, err = s.deps.Sessions.FindSession(ctx, userID, sid)
+	}
+	if notFound(err) {
+		return nil
+	}
+	if err != nil {
+		return zoidc.ErrServerError().WithParent(err)
 	}
 	if sess.AppID != clientID {
 		return zoidc.ErrInvalidClient().WithDescription("The token was not issued to this client.")
@@ -397,17 +387,11 @@ func (s *storage) SetIntrospectionFromToken(context.Context, *zoidc.Introspectio
 // GetPrivateClaimsFromRequest gives the access token the claims of a
 // Foyer access token, so the Foyer API and the SDK accept it.
 func (s *storage) GetPrivateClaimsFromRequest(_ context.Context, r op.TokenRequest, _ []string) (map[string]any, error) {
-	var sess *foyer.Session
-	var u *foyer.User
-	switch r := r.(type) {
-	case *authRequest:
-		sess, u = r.session, r.user
-	case *refreshRequest:
-		sess, u = r.session, r.user
-	}
-	if sess == nil || u == nil {
+	g, ok := r.(interface{ granted() *grant })
+	if !ok || g.granted().session == nil {
 		return nil, zoidc.ErrUnsupportedGrantType()
 	}
+	sess, u := g.granted().session, g.granted().user
 	return map[string]any{"typ": "access", "is_anonymous": u.Anonymous, "ep": u.Epoch, "sid": sess.ID}, nil
 }
 
